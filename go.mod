@@ -1,0 +1,17 @@
+module bindpay
+
+go 1.26
+
+require (
+	github.com/BurntSushi/toml v1.6.0 // indirect
+	github.com/creack/pty v1.1.24 // indirect
+	github.com/pkg/errors v0.9.1 // indirect
+	github.com/spf13/afero v1.15.0 // indirect
+	github.com/stretchr/testify v1.12.1 // indirect
+	github.com/warthog618/modem v0.4.0 // indirect
+	github.com/warthog618/sms v0.3.0 // indirect
+	go.bug.st/serial v1.8.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sys v0.43.0 // indirect
+	golang.org/x/text v0.28.0 // indirect
+)
