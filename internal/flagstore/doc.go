@@ -1,0 +1,49 @@
+// Package flagstore keeps the terminal's binding record: the durable flag
+// that says "this terminal is bound, to this masked number", which lets the
+// agent exit at once on every boot after activation.
+//
+// The record lives in one small JSON file, [FileName], in the state
+// directory, on an [afero.Fs] so that tests run on memory and the agent on
+// the real flash. Writes are atomic and durable: a temporary file in the
+// same directory is written, fsynced, closed and renamed over the record,
+// then the directory itself is fsynced. A power cut leaves either the old
+// record or the new one, never a mix.
+//
+// # File format
+//
+// The file holds one JSON object: the fields of [Record] (version,
+// terminal_id, msisdn, source, bound_at, nonce — nonce omitted when empty)
+// plus
+//
+//	"checksum": "sha256:<64 lowercase hex digits>"
+//
+// The checksum is SHA-256 over the canonical encoding C of the record
+// fields, where C is what Go's encoding/json Marshal produces for [Record]:
+// a compact object (no insignificant whitespace) with the keys in the order
+// version, terminal_id, msisdn, source, bound_at, nonce; nonce omitted when
+// empty; bound_at in RFC 3339 with fractional seconds only when non-zero
+// (trailing zeros dropped, as time.Time's MarshalJSON writes it); strings
+// escaped as encoding/json escapes them (including <, >, & as \u003c, \u003e,
+// \u0026 and U+2028, U+2029 as \u2028, \u2029). For example the record
+//
+//	{"version":1,"terminal_id":"STB0012345678","msisdn":"138****8000","source":"sms","bound_at":"2026-11-25T20:00:00Z","nonce":"q8x3k2"}
+//
+// has the checksum
+// sha256:92803085fd9801f1120614922bb4cca5e939c00023914d7207479e2c546dee41.
+// A reader decodes the file, rebuilds C from the decoded values and compares
+// checksums, so the checksum covers the values, not the whitespace or key
+// order of the file. [Store.Save] writes the file indented, bound_at in UTC,
+// with a final newline.
+//
+// # Corrupt records
+//
+// A record that cannot be trusted (too big, not JSON, wrong checksum,
+// unknown version, invalid fields, or written for another terminal) is never
+// used and never deleted: [Store.Load] renames it aside to
+// binding.json.corrupt-<UTC time> for a person to inspect, and reports
+// [ErrCorrupt]. The terminal then simply asks to be activated again.
+//
+// A Store holds no open files and no goroutines; concurrent Save calls on
+// one directory are safe in the sense that each writes a whole record, and
+// the last rename wins.
+package flagstore

@@ -1,0 +1,367 @@
+package flagstore
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/afero"
+)
+
+// FileName is the name of the record file in the state directory.
+const FileName = "binding.json"
+
+// Version is the record format version this package reads and writes.
+const Version = 1
+
+// MaxSize is the largest record file Load accepts; a real one is a few
+// hundred bytes, so anything bigger is garbage and is not read into memory.
+const MaxSize = 64 << 10
+
+// Sources of a binding, recorded in Record.Source.
+const (
+	SourceSMS      = "sms"      // a verified confirmation SMS
+	SourcePlatform = "platform" // the service platform answered bound:true
+)
+
+const (
+	checksumPrefix  = "sha256:"
+	tempInfix       = ".tmp-"
+	corruptInfix    = ".corrupt-"
+	quarantineStamp = "20060102T150405Z"
+	fileMode        = 0o644
+)
+
+// Errors reported by the store; test with errors.Is.
+var (
+	// ErrNotFound: there is no record; the terminal is not bound.
+	ErrNotFound = errors.New("no binding record")
+	// ErrCorrupt: a record exists but cannot be trusted; Load has moved it
+	// aside (see the error text for where) and the terminal is not bound.
+	ErrCorrupt = errors.New("binding record is corrupt")
+	// ErrInvalid: Save was handed a record it will not write.
+	ErrInvalid = errors.New("invalid binding record")
+)
+
+// Record is the binding flag: the terminal is bound to a number.
+type Record struct {
+	Version    int       `json:"version"`
+	TerminalID string    `json:"terminal_id"`
+	MSISDN     string    `json:"msisdn"` // masked bound number, e.g. 138****8000
+	Source     string    `json:"source"` // SourceSMS or SourcePlatform
+	BoundAt    time.Time `json:"bound_at"`
+	Nonce      string    `json:"nonce,omitempty"`
+}
+
+// file is the on-disk shape: the record's fields plus the checksum.
+type file struct {
+	Record
+	Checksum string `json:"checksum"`
+}
+
+// Store reads and writes the record in one directory of a file system.
+type Store struct {
+	fs   afero.Fs
+	dir  string
+	now  func() time.Time
+	path string
+}
+
+// New returns a store for dir/binding.json on fs. now stamps quarantined
+// files and records saved without a BoundAt; nil means time.Now.
+func New(fs afero.Fs, dir string, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{fs: fs, dir: dir, now: now, path: filepath.Join(dir, FileName)}
+}
+
+// Path returns the record file's path.
+func (s *Store) Path() string { return s.path }
+
+// Load reads and verifies the record. It returns an error wrapping
+// ErrNotFound when there is none, and one wrapping ErrCorrupt (after moving
+// the file aside) when there is one that cannot be trusted. With a
+// non-empty terminalID a record written for another terminal counts as
+// corrupt; with "" any terminal's record is accepted.
+func (s *Store) Load(terminalID string) (Record, error) {
+	r, why, err := s.inspect(terminalID)
+	if err != nil {
+		return Record{}, err
+	}
+	if why != "" {
+		return Record{}, s.quarantine(why)
+	}
+	return r, nil
+}
+
+// Peek is Load without side effects: an unusable record is reported (an
+// error wrapping ErrCorrupt) but left where it is. It serves `status`,
+// which only reads.
+func (s *Store) Peek(terminalID string) (Record, error) {
+	r, why, err := s.inspect(terminalID)
+	if err != nil {
+		return Record{}, err
+	}
+	if why != "" {
+		return Record{}, fmt.Errorf("%w: %s: %s", ErrCorrupt, s.path, why)
+	}
+	return r, nil
+}
+
+// inspect reads and checks the record; why says what makes it unusable.
+func (s *Store) inspect(terminalID string) (r Record, why string, err error) {
+	data, err := s.read()
+	if err != nil {
+		return Record{}, "", err
+	}
+	r, why = decode(data)
+	if why == "" && terminalID != "" && r.TerminalID != terminalID {
+		why = fmt.Sprintf("written for terminal %q, this is %q", truncate(r.TerminalID, 64), terminalID)
+	}
+	return r, why, nil
+}
+
+// read returns the file's bytes, or an error naming the path.
+func (s *Store) read() ([]byte, error) {
+	f, err := s.fs.Open(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("load %s: %w", s.path, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load binding record: %w (check the state directory %s exists and is readable)", err, s.dir)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("load binding record: %s is a directory, not a record file: remove it", s.path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("load binding record: read %s: %w", s.path, err)
+	}
+	return data, nil
+}
+
+// decode parses and verifies a record file; why says what is wrong, "" when
+// nothing is.
+func decode(data []byte) (r Record, why string) {
+	if len(data) > MaxSize {
+		return Record{}, fmt.Sprintf("larger than %d bytes", MaxSize)
+	}
+	var f file
+	if err := json.Unmarshal(data, &f); err != nil {
+		return Record{}, "not a JSON record: " + err.Error()
+	}
+	if f.Version != Version {
+		return Record{}, fmt.Sprintf("unsupported version %d (this build reads version %d)", f.Version, Version)
+	}
+	want, err := checksum(f.Record)
+	if err != nil {
+		return Record{}, "cannot encode record: " + err.Error()
+	}
+	if f.Checksum != want {
+		return Record{}, fmt.Sprintf("checksum mismatch (file says %q)", truncate(f.Checksum, 80))
+	}
+	if err := validate(f.Record); err != nil {
+		return Record{}, err.Error()
+	}
+	return f.Record, ""
+}
+
+// checksum returns "sha256:<hex>" over the canonical encoding of r: see the
+// package documentation.
+func checksum(r Record) (string, error) {
+	c, err := json.Marshal(r)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(c)
+	return checksumPrefix + hex.EncodeToString(sum[:]), nil
+}
+
+// validate checks what both Save and Load require of a record, so that
+// every record Load returns can be saved again unchanged.
+func validate(r Record) error {
+	switch {
+	case r.Version != Version:
+		return fmt.Errorf("%w: version %d, want %d", ErrInvalid, r.Version, Version)
+	case r.TerminalID == "":
+		return fmt.Errorf("%w: empty terminal_id", ErrInvalid)
+	case r.Source != SourceSMS && r.Source != SourcePlatform:
+		return fmt.Errorf("%w: source %q, want %q or %q", ErrInvalid, truncate(r.Source, 40), SourceSMS, SourcePlatform)
+	case r.BoundAt.IsZero():
+		return fmt.Errorf("%w: empty bound_at", ErrInvalid)
+	case r.BoundAt.UTC().Year() < 0 || r.BoundAt.UTC().Year() > 9999:
+		return fmt.Errorf("%w: bound_at %s out of range", ErrInvalid, r.BoundAt.UTC().Format(time.RFC3339))
+	}
+	for _, f := range []struct{ name, v string }{
+		{"terminal_id", r.TerminalID}, {"msisdn", r.MSISDN}, {"source", r.Source}, {"nonce", r.Nonce},
+	} {
+		if !utf8.ValidString(f.v) {
+			return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, f.name)
+		}
+	}
+	return nil
+}
+
+// quarantine moves the record aside and returns the ErrCorrupt error.
+func (s *Store) quarantine(why string) error {
+	base := s.path + corruptInfix + s.now().UTC().Format(quarantineStamp)
+	dst := base
+	// Two corrupt records in one second must not overwrite each other.
+	for i := 1; i < 100; i++ {
+		if _, err := s.fs.Stat(dst); err != nil {
+			break // free (or unknowable: let Rename report it)
+		}
+		dst = base + "." + strconv.Itoa(i)
+	}
+	if err := s.fs.Rename(s.path, dst); err != nil {
+		return fmt.Errorf("load %s: %w: %s; could not move it aside (%w): remove it by hand; the terminal is treated as not activated", s.path, ErrCorrupt, why, err)
+	}
+	return fmt.Errorf("load %s: %w: %s; moved aside to %s; the terminal is treated as not activated", s.path, ErrCorrupt, why, dst)
+}
+
+// Save writes r durably, replacing any record. Version 0 is taken to mean
+// Version; a zero BoundAt is stamped with the store's clock; BoundAt is
+// stored in UTC. Save refuses (ErrInvalid) a record without TerminalID, with
+// a Source other than "sms" or "platform", or with another Version. The
+// state directory must exist. No temporary file is left behind, whatever
+// fails.
+func (s *Store) Save(r Record) error {
+	if r.Version == 0 {
+		r.Version = Version
+	}
+	if r.BoundAt.IsZero() {
+		r.BoundAt = s.now()
+	}
+	r.BoundAt = r.BoundAt.UTC()
+	if err := validate(r); err != nil {
+		return fmt.Errorf("save binding record: %w", err)
+	}
+	sum, err := checksum(r)
+	if err != nil {
+		return fmt.Errorf("save binding record: %w", err)
+	}
+	data, err := json.MarshalIndent(file{Record: r, Checksum: sum}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save binding record: %w", err)
+	}
+	data = append(data, '\n')
+	if err := s.checkDir(); err != nil {
+		return fmt.Errorf("save binding record: %w", err)
+	}
+	if err := s.writeAtomic(data); err != nil {
+		return fmt.Errorf("save binding record to %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// checkDir fails with the directory's path when it is missing: creating it
+// here would hide a misconfigured state directory.
+func (s *Store) checkDir() error {
+	fi, err := s.fs.Stat(s.dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("state directory %s does not exist: create it or configure another one", s.dir)
+	case err != nil:
+		return fmt.Errorf("state directory %s: %w", s.dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("state directory %s is not a directory", s.dir)
+	}
+	return nil
+}
+
+// writeAtomic writes data to a temporary file beside the record, syncs it,
+// renames it over the record and syncs the directory.
+func (s *Store) writeAtomic(data []byte) (err error) {
+	tmp := s.path + tempInfix + randomSuffix()
+	f, err := s.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+	if err != nil {
+		return fmt.Errorf("create temporary file in %s: %w (is the state directory writable?)", s.dir, err)
+	}
+	renamed := false
+	defer func() {
+		if !renamed {
+			// The temporary file is garbage whatever went wrong; a failure
+			// to remove it is secondary to err.
+			_ = s.fs.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err := s.fs.Rename(tmp, s.path); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	renamed = true
+	return s.syncDir()
+}
+
+// syncDir makes a rename or removal in the state directory durable.
+func (s *Store) syncDir() error {
+	d, err := s.fs.Open(s.dir)
+	if err != nil {
+		return fmt.Errorf("open directory %s to sync it: %w", s.dir, err)
+	}
+	if err := d.Sync(); err != nil {
+		d.Close()
+		return fmt.Errorf("sync directory %s: %w", s.dir, err)
+	}
+	if err := d.Close(); err != nil {
+		return fmt.Errorf("close directory %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// Remove deletes the record, making the terminal unbound. Removing a record
+// that does not exist is not an error: Remove is idempotent, so a reset can
+// be repeated safely.
+func (s *Store) Remove() error {
+	err := s.fs.Remove(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove binding record %s: %w", s.path, err)
+	}
+	if err := s.syncDir(); err != nil {
+		return fmt.Errorf("remove binding record: %w", err)
+	}
+	return nil
+}
+
+func randomSuffix() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails since Go 1.24.
+	return hex.EncodeToString(b[:])
+}
+
+// truncate shortens s for an error message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for !utf8.ValidString(s) && len(s) > 0 {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
+}
