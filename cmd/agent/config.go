@@ -1,0 +1,268 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"bindpay/internal/confirm"
+	"bindpay/internal/display"
+)
+
+// defaultConfigPath is read when --config is not given; its absence is fine.
+const defaultConfigPath = "/etc/bindpay/agent.toml"
+
+// Config is the agent's configuration: the TOML file (deploy/agent.toml
+// documents every key), overridden by flags.
+type Config struct {
+	TerminalID     string `toml:"terminal_id"`
+	TerminalIDFile string `toml:"terminal_id_file"`
+	StateDir       string `toml:"state_dir"`
+	LogFormat      string `toml:"log_format"`
+	Modem          struct {
+		Device string `toml:"device"`
+		Baud   int    `toml:"baud"`
+	} `toml:"modem"`
+	Platform struct {
+		URL     string `toml:"url"`
+		KeyFile string `toml:"key_file"`
+	} `toml:"platform"`
+	SMS struct {
+		Senders      []string `toml:"senders"`
+		FallbackTo   string   `toml:"fallback_to"`
+		FallbackBody string   `toml:"fallback_body"`
+	} `toml:"sms"`
+	Display struct {
+		Outputs []string `toml:"outputs"`
+		Lang    string   `toml:"lang"`
+		Console string   `toml:"console"`
+	} `toml:"display"`
+
+	// Set from the above by loadConfig.
+	allowlist confirm.Allowlist
+	key       []byte
+}
+
+func defaultConfig() Config {
+	var c Config
+	c.StateDir = "/var/lib/bindpay"
+	c.LogFormat = "text"
+	c.Modem.Device = "/dev/bindpay-modem"
+	c.Modem.Baud = 115200
+	c.SMS.FallbackTo = "10658000"
+	c.SMS.FallbackBody = "BIND {tid}"
+	c.Display.Outputs = []string{"console"}
+	c.Display.Lang = "zh-CN"
+	return c
+}
+
+// options are the global flags: the config file and one flag per key.
+type options struct {
+	configPath string
+	configSet  bool
+	flags      *flag.FlagSet
+	set        map[string]bool // flags given on the command line
+	senders    []string
+	cfg        Config // flag values, applied over the file where set
+}
+
+type listFlag struct{ vals *[]string }
+
+func (l listFlag) String() string {
+	if l.vals == nil {
+		return ""
+	}
+	return strings.Join(*l.vals, ",")
+}
+func (l listFlag) Set(v string) error { *l.vals = append(*l.vals, v); return nil }
+
+type commaFlag struct{ vals *[]string }
+
+func (c commaFlag) String() string {
+	if c.vals == nil {
+		return ""
+	}
+	return strings.Join(*c.vals, ",")
+}
+func (c commaFlag) Set(v string) error {
+	*c.vals = nil
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*c.vals = append(*c.vals, s)
+		}
+	}
+	return nil
+}
+
+const usageText = `usage: bindpay-agent [--config FILE] [flags] [run|status [--json]|reset|version]
+
+Binds this terminal to the mobile number that pays for its services: shows
+what to text, waits for the operator's confirmation SMS on the modem, and
+records the binding. "run" (the default) exits 0 once bound.
+
+Flags (each overrides the config file key in brackets):
+`
+
+// parseArgs parses the global flags and splits off the command.
+func parseArgs(args []string, stderr io.Writer) (*options, string, []string, error) {
+	o := &options{set: map[string]bool{}}
+	fs := flag.NewFlagSet("bindpay-agent", flag.ContinueOnError)
+	// Parse quietly: a bad flag is reported in one line by main; --help
+	// prints the usage.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	c := &o.cfg
+	fs.StringVar(&o.configPath, "config", defaultConfigPath, "config file (TOML); a missing default file is not an error")
+	fs.StringVar(&c.TerminalID, "terminal-id", "", "terminal ID [terminal_id]; default: terminal_id_file, else the modem's IMEI")
+	fs.StringVar(&c.TerminalIDFile, "terminal-id-file", "", "file holding the terminal ID [terminal_id_file]")
+	fs.StringVar(&c.StateDir, "state-dir", "", "state directory for the binding record [state_dir] (default /var/lib/bindpay)")
+	fs.StringVar(&c.Modem.Device, "modem", "", "modem AT-command serial port [modem.device] (default /dev/bindpay-modem)")
+	fs.IntVar(&c.Modem.Baud, "baud", 0, "serial speed [modem.baud] (default 115200)")
+	fs.StringVar(&c.Platform.URL, "platform-url", "", "service platform base URL [platform.url]")
+	fs.StringVar(&c.Platform.KeyFile, "key-file", "", "terminal key file, 64 hex digits, mode 0600 [platform.key_file]")
+	fs.Var(listFlag{&o.senders}, "sms-sender", "number a confirmation may come from; repeatable [sms.senders]")
+	fs.StringVar(&c.SMS.FallbackTo, "sms-fallback-to", "", "number to text when the platform is unreachable [sms.fallback_to] (default 10658000)")
+	fs.StringVar(&c.SMS.FallbackBody, "sms-fallback-body", "", `text to send when the platform is unreachable, {tid} = terminal ID [sms.fallback_body] (default "BIND {tid}")`)
+	fs.Var(commaFlag{&c.Display.Outputs}, "display", "comma list of displays: console [display.outputs]")
+	fs.StringVar(&c.Display.Lang, "lang", "", "language of the prompt: "+strings.Join(display.Languages(), ", ")+" [display.lang] (default zh-CN)")
+	fs.StringVar(&c.Display.Console, "console", "", "tty for the console display; default standard output [display.console]")
+	fs.StringVar(&c.LogFormat, "log-format", "", "log format: text or json [log_format]")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, usageText)
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return nil, "", nil, silentExit(0)
+		}
+		return nil, "", nil, &exitError{code: exitUsage, err: fmt.Errorf("bad command line: %w (see --help)", err)}
+	}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	o.configSet = o.set["config"]
+	o.flags = fs
+	cmd, rest := "run", fs.Args()
+	if len(rest) > 0 {
+		cmd, rest = rest[0], rest[1:]
+	}
+	return o, cmd, rest, nil
+}
+
+// loadConfig reads the config file, applies the flags over it and checks
+// the result. Every error is a configuration error (exit 2) saying what and
+// where.
+func loadConfig(o *options) (Config, error) {
+	cfg := defaultConfig()
+	if err := readConfigFile(o.configPath, o.configSet, &cfg); err != nil {
+		return cfg, err
+	}
+	f := o.cfg
+	apply := func(name string, set func()) {
+		if o.set[name] {
+			set()
+		}
+	}
+	apply("terminal-id", func() { cfg.TerminalID = f.TerminalID })
+	apply("terminal-id-file", func() { cfg.TerminalIDFile = f.TerminalIDFile })
+	apply("state-dir", func() { cfg.StateDir = f.StateDir })
+	apply("modem", func() { cfg.Modem.Device = f.Modem.Device })
+	apply("baud", func() { cfg.Modem.Baud = f.Modem.Baud })
+	apply("platform-url", func() { cfg.Platform.URL = f.Platform.URL })
+	apply("key-file", func() { cfg.Platform.KeyFile = f.Platform.KeyFile })
+	apply("sms-sender", func() { cfg.SMS.Senders = o.senders })
+	apply("sms-fallback-to", func() { cfg.SMS.FallbackTo = f.SMS.FallbackTo })
+	apply("sms-fallback-body", func() { cfg.SMS.FallbackBody = f.SMS.FallbackBody })
+	apply("display", func() { cfg.Display.Outputs = f.Display.Outputs })
+	apply("lang", func() { cfg.Display.Lang = f.Display.Lang })
+	apply("console", func() { cfg.Display.Console = f.Display.Console })
+	apply("log-format", func() { cfg.LogFormat = f.LogFormat })
+	return cfg, nil
+}
+
+func readConfigFile(path string, named bool, cfg *Config) error {
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !named:
+		return nil
+	case err != nil:
+		return usageErr("read config: %w", err)
+	}
+	md, err := toml.Decode(string(b), cfg)
+	if err != nil {
+		return usageErr("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		sort.Strings(keys)
+		return usageErr("config %s: unknown key %s (see deploy/agent.toml for the keys)", path, strings.Join(keys, ", "))
+	}
+	return nil
+}
+
+// validate checks what `run` needs and loads the key and terminal ID file.
+// status and reset need only the state directory.
+func (c *Config) validate() error {
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return usageErr("log_format %q: want text or json", c.LogFormat)
+	}
+	if c.StateDir == "" {
+		return usageErr("state_dir is empty: set it or pass --state-dir")
+	}
+	if c.Modem.Device == "" {
+		return usageErr("modem.device is empty: set it or pass --modem")
+	}
+	if c.Modem.Baud <= 0 {
+		return usageErr("modem.baud %d: want a positive speed such as 115200", c.Modem.Baud)
+	}
+	if c.Platform.URL == "" {
+		return usageErr("platform.url is not set: set it in the config or pass --platform-url")
+	}
+	al, err := confirm.NewAllowlist(c.SMS.Senders)
+	if err != nil {
+		return usageErr("sms.senders: %w (list the numbers the operator's confirmation comes from, or pass --sms-sender)", err)
+	}
+	c.allowlist = al
+	if c.SMS.FallbackTo == "" || c.SMS.FallbackBody == "" {
+		return usageErr("sms.fallback_to and sms.fallback_body must not be empty")
+	}
+	if len(c.Display.Outputs) == 0 {
+		return usageErr("display.outputs is empty: want console")
+	}
+	for _, o := range c.Display.Outputs {
+		if o != "console" {
+			return usageErr("display output %q: supported: console", o)
+		}
+	}
+	if !slices.Contains(display.Languages(), c.Display.Lang) {
+		return usageErr("display.lang %q: supported: %s", c.Display.Lang, strings.Join(display.Languages(), ", "))
+	}
+	if c.Platform.KeyFile != "" {
+		key, err := confirm.LoadKey(c.Platform.KeyFile)
+		if err != nil {
+			return usageErr("platform.key_file: %w", err)
+		}
+		c.key = key
+	}
+	if c.TerminalID == "" && c.TerminalIDFile != "" {
+		b, err := os.ReadFile(c.TerminalIDFile)
+		if err != nil {
+			return usageErr("terminal_id_file: %w", err)
+		}
+		c.TerminalID = strings.TrimSpace(string(b))
+		if c.TerminalID == "" {
+			return usageErr("terminal_id_file %s is empty", c.TerminalIDFile)
+		}
+	}
+	return nil
+}

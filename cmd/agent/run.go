@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/afero"
+	"go.bug.st/serial"
+
+	"bindpay/internal/boot"
+	"bindpay/internal/confirm"
+	"bindpay/internal/display"
+	"bindpay/internal/flagstore"
+	"bindpay/internal/modem"
+	"bindpay/internal/platform"
+)
+
+// Compile-time checks that the implementations fit the flow's interfaces.
+var (
+	_ boot.FlagStore = (*flagstore.Store)(nil)
+	_ boot.Platform  = (*platform.Client)(nil)
+	_ boot.Inbox     = (*modem.Receiver)(nil)
+	_ boot.Display   = display.Multi(nil)
+)
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// cmdRun is `bindpay-agent run`.
+func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogFormat, stderr)
+	store := flagstore.New(afero.NewOsFs(), cfg.StateDir, time.Now)
+
+	disp, closeDisp, err := newDisplay(cfg, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeDisp()
+
+	rx := modem.NewReceiver(modem.Config{
+		Open: openSerial(cfg.Modem.Device, cfg.Modem.Baud),
+		Log:  log.With("modem", cfg.Modem.Device),
+	})
+	pc := &platform.Client{BaseURL: cfg.Platform.URL, HTTP: &http.Client{Timeout: 15 * time.Second}}
+	if cfg.key != nil {
+		pc.Key = cfg.key
+		pc.Sign = confirm.AuthorizationHeader
+	}
+	out, err := boot.Run(ctx, boot.Config{
+		TerminalID:   cfg.TerminalID,
+		Senders:      cfg.allowlist,
+		Key:          cfg.key,
+		FallbackTo:   cfg.SMS.FallbackTo,
+		FallbackBody: cfg.SMS.FallbackBody,
+	}, boot.Deps{
+		Flags:    store,
+		Platform: pc,
+		Inbox:    rx,
+		Display:  disp,
+		Clock:    realClock{},
+		Log:      log,
+	})
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		return fmt.Errorf("run: %w", err)
+	}
+	if out.AlreadyBound {
+		log.Info("already bound; nothing to do", "terminal_id", out.Record.TerminalID, "msisdn", out.Record.MSISDN, "record", store.Path())
+		return nil
+	}
+	log.Info("activation complete", "terminal_id", out.Record.TerminalID, "msisdn", out.Record.MSISDN, "record", store.Path())
+	return nil
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// newDisplay builds the configured displays. The console is opened at its
+// first use, so that the bound fast path touches no tty.
+func newDisplay(cfg Config, stdout io.Writer) (display.Multi, func(), error) {
+	var lw *lazyWriter
+	var w io.Writer = stdout
+	if cfg.Display.Console != "" {
+		lw = &lazyWriter{path: cfg.Display.Console}
+		w = lw
+	}
+	con, err := display.NewConsole(w, cfg.Display.Lang)
+	if err != nil {
+		return nil, nil, usageErr("display: %w", err)
+	}
+	closeFn := func() {}
+	if lw != nil {
+		closeFn = lw.close
+	}
+	return display.Multi{con}, closeFn, nil
+}
+
+// lazyWriter opens a tty for writing at the first Write.
+type lazyWriter struct {
+	path string
+	once sync.Once
+	f    *os.File
+	err  error
+}
+
+func (l *lazyWriter) Write(p []byte) (int, error) {
+	l.once.Do(func() {
+		l.f, l.err = os.OpenFile(l.path, os.O_WRONLY|syscall.O_NOCTTY, 0)
+		if l.err != nil {
+			l.err = fmt.Errorf("open console %s: %w (check display.console)", l.path, l.err)
+		}
+	})
+	if l.err != nil {
+		return 0, l.err
+	}
+	return l.f.Write(p)
+}
+
+func (l *lazyWriter) close() {
+	if l.f != nil {
+		l.f.Close()
+	}
+}
+
+// openSerial returns the opener of the modem's port, with errors a person
+// can act on.
+func openSerial(dev string, baud int) func(context.Context) (io.ReadWriteCloser, error) {
+	return func(ctx context.Context) (io.ReadWriteCloser, error) {
+		p, err := serial.Open(dev, &serial.Mode{BaudRate: baud})
+		if err == nil {
+			return p, nil
+		}
+		var pe *serial.PortError
+		switch {
+		case errors.As(err, &pe) && pe.Code() == serial.PortBusy:
+			return nil, fmt.Errorf("open %s: device busy (held by ModemManager? see deploy/99-bindpay.rules, which makes ModemManager ignore the port)", dev)
+		case errors.As(err, &pe) && pe.Code() == serial.PermissionDenied:
+			return nil, fmt.Errorf("open %s: permission denied (is the agent's user in group dialout?)", dev)
+		case errors.Is(err, syscall.ENOENT):
+			return nil, fmt.Errorf("open %s: no such device (is the modem plugged in? check modem.device)", dev)
+		}
+		return nil, fmt.Errorf("open %s: %w", dev, err)
+	}
+}

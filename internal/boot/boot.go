@@ -1,0 +1,456 @@
+// Package boot is the agent's activation flow: the state machine of DESIGN.md
+// from power-on to "bound". It decides; it does no I/O of its own. The flag
+// store, the service platform, the modem's inbox, the display and the clock
+// are handed in through Deps as the small interfaces declared here.
+//
+// Ownership: Run runs in its caller's goroutine and starts exactly one more,
+// the inbox's Run, which it cancels and waits for before returning.
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"bindpay/internal/confirm"
+	"bindpay/internal/display"
+	"bindpay/internal/flagstore"
+	"bindpay/internal/modem"
+	"bindpay/internal/platform"
+)
+
+// FlagStore keeps the durable binding record.
+type FlagStore interface {
+	// Load returns the record for terminalID ("" accepts any terminal's),
+	// flagstore.ErrNotFound when there is none and flagstore.ErrCorrupt when
+	// one was found unusable (and moved aside).
+	Load(terminalID string) (flagstore.Record, error)
+	// Save writes the record durably; it returns only once it is on flash.
+	Save(r flagstore.Record) error
+}
+
+// Platform is the operator's service platform, reached over HTTP (PS domain).
+type Platform interface {
+	Binding(ctx context.Context, terminalID string) (platform.Binding, error)
+}
+
+// Inbox is the terminal's modem seen as a store of received SMS (CS domain).
+type Inbox interface {
+	// Run owns the modem until ctx ends.
+	Run(ctx context.Context) error
+	// Messages delivers each stored message; again after a re-initialisation
+	// until it is deleted.
+	Messages() <-chan modem.Message
+	// Delete removes a message from the modem's storage.
+	Delete(ctx context.Context, m modem.Message) error
+	// IMEI waits for the modem to answer and returns its IMEI.
+	IMEI(ctx context.Context) (string, error)
+	// Scanned is closed once every message found by the first scan of the
+	// modem's storage has been delivered.
+	Scanned() <-chan struct{}
+}
+
+// Display shows the user where the activation stands.
+type Display interface {
+	Show(s display.Screen) error
+}
+
+// Clock is the time source; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// Config is what the flow needs to know of the configuration.
+type Config struct {
+	// TerminalID is this terminal's ID; empty means "use the modem's IMEI".
+	TerminalID string
+	// Senders is the allowlist of numbers a confirmation may come from.
+	Senders confirm.Allowlist
+	// Key is the terminal key (nil when none is configured). With a key, a
+	// signed confirmation carrying a nonce this terminal was issued is
+	// accepted without asking the platform.
+	Key []byte
+	// FallbackTo and FallbackBody are shown when the platform cannot be
+	// reached; "{tid}" in FallbackBody is replaced by the terminal ID.
+	FallbackTo, FallbackBody string
+	// PollInterval is how often the platform is asked again while waiting
+	// (default 5 min); RetryMin/RetryMax bound the backoff after a failed
+	// query (defaults 5 s and 5 min).
+	PollInterval, RetryMin, RetryMax time.Duration
+}
+
+// Deps are the flow's collaborators.
+type Deps struct {
+	Flags    FlagStore
+	Platform Platform
+	Inbox    Inbox
+	Display  Display
+	Clock    Clock
+	Log      *slog.Logger
+	// Status, when set, is told a one-line status at each change of state
+	// (the service manager shows it).
+	Status func(status string)
+}
+
+// Outcome is how Run ended.
+type Outcome struct {
+	Record flagstore.Record
+	// AlreadyBound: the record was there at start; nothing else was done.
+	AlreadyBound bool
+}
+
+// Run takes the terminal from power-on to bound. It returns when the terminal
+// is bound (with a durable record), when ctx ends (ctx's error), or on an
+// error that retrying in this process cannot fix (the state directory cannot
+// be written: the confirmation then stays in the modem for the next start).
+func Run(ctx context.Context, cfg Config, d Deps) (Outcome, error) {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Status == nil {
+		d.Status = func(string) {}
+	}
+	cfg = withDefaults(cfg)
+
+	// Power-on: a valid record means bound, at once, with no I/O beyond it.
+	if rec, ok, err := loadFlag(d, cfg.TerminalID); err != nil || ok {
+		return Outcome{Record: rec, AlreadyBound: ok}, err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = d.Inbox.Run(ctx) // returns ctx's error
+	}()
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+
+	f := &flow{cfg: cfg, d: d, tid: cfg.TerminalID, held: map[string]modem.Message{}}
+	return f.run(ctx)
+}
+
+func withDefaults(c Config) Config {
+	if c.PollInterval <= 0 {
+		c.PollInterval = 5 * time.Minute
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = 5 * time.Second
+	}
+	if c.RetryMax < c.RetryMin {
+		c.RetryMax = max(5*time.Minute, c.RetryMin)
+	}
+	if c.FallbackBody == "" {
+		c.FallbackBody = "BIND {tid}"
+	}
+	return c
+}
+
+// loadFlag reads the record. A corrupt record was moved aside by the store:
+// it is reported and the terminal counts as not bound.
+func loadFlag(d Deps, tid string) (flagstore.Record, bool, error) {
+	rec, err := d.Flags.Load(tid)
+	switch {
+	case err == nil:
+		return rec, true, nil
+	case errors.Is(err, flagstore.ErrNotFound):
+		return flagstore.Record{}, false, nil
+	case errors.Is(err, flagstore.ErrCorrupt):
+		d.Log.Warn("binding record unusable; continuing as not bound", "err", err)
+		return flagstore.Record{}, false, nil
+	default:
+		return flagstore.Record{}, false, fmt.Errorf("read binding record: %w", err)
+	}
+}
+
+// flow is the state of one run; owned by Run's goroutine.
+type flow struct {
+	cfg Config
+	d   Deps
+	tid string
+
+	issued []string                 // nonces the platform issued to this terminal
+	held   map[string]modem.Message // confirmations waiting for the platform's word
+
+	screen  display.Screen // what is shown now
+	backoff time.Duration  // current delay after a failed query
+	retry   bool           // a message is held: ask the platform again soon
+}
+
+// bound ends the flow: the record is durable.
+type bound struct{ rec flagstore.Record }
+
+// scanWait bounds how long the start waits for the modem's first scan before
+// asking the platform anyway (a modem that is absent or still booting is
+// retried in the background and its messages judged when they come).
+const scanWait = 20 * time.Second
+
+func (f *flow) run(ctx context.Context) (Outcome, error) {
+	f.show(display.Screen{State: display.StateChecking, TerminalID: f.tid})
+	if f.tid == "" {
+		f.setStatus("waiting for the modem to give its IMEI (the terminal ID)")
+		imei, err := f.d.Inbox.IMEI(ctx)
+		if err != nil {
+			return Outcome{}, err
+		}
+		f.tid = imei
+		f.d.Log.Info("terminal ID taken from the modem's IMEI", "terminal_id", f.tid)
+	}
+
+	// A confirmation that arrived while the agent was down is honoured first.
+	if b, err := f.drainScan(ctx); b != nil || err != nil {
+		return f.outcome(b, err)
+	}
+	next, b, err := f.query(ctx)
+	if b != nil || err != nil {
+		return f.outcome(b, err)
+	}
+	wake := f.d.Clock.After(next)
+	for {
+		select {
+		case <-ctx.Done():
+			return Outcome{}, ctx.Err()
+		case m := <-f.d.Inbox.Messages():
+			b, err := f.judge(ctx, m, nil)
+			if b != nil || err != nil {
+				return f.outcome(b, err)
+			}
+			if f.retry {
+				f.retry = false
+				wake = f.d.Clock.After(f.nextBackoff())
+			}
+		case <-wake:
+			next, b, err := f.query(ctx)
+			if b != nil || err != nil {
+				return f.outcome(b, err)
+			}
+			wake = f.d.Clock.After(next)
+		}
+	}
+}
+
+// drainScan judges the messages found by the first scan of the modem.
+func (f *flow) drainScan(ctx context.Context) (*bound, error) {
+	timeout := f.d.Clock.After(scanWait)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-f.d.Inbox.Scanned():
+			return nil, nil
+		case m := <-f.d.Inbox.Messages():
+			if b, err := f.judge(ctx, m, nil); b != nil || err != nil {
+				return b, err
+			}
+		case <-timeout:
+			f.d.Log.Warn("modem has not listed its stored SMS yet; asking the platform meanwhile", "waited", scanWait)
+			return nil, nil
+		}
+	}
+}
+
+func (f *flow) outcome(b *bound, err error) (Outcome, error) {
+	if err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Record: b.rec}, nil
+}
+
+// query asks the platform once and acts on the answer. It returns when to
+// ask again, or the binding when the platform says the terminal is bound.
+func (f *flow) query(ctx context.Context) (time.Duration, *bound, error) {
+	ans, err := f.d.Platform.Binding(ctx, f.tid)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return 0, nil, ctx.Err()
+	case errors.Is(err, platform.ErrUnknownTerminal):
+		f.d.Log.Warn("terminal unknown to the service platform", "terminal_id", f.tid, "err", err)
+		f.show(display.Screen{State: display.StateUnknown, TerminalID: f.tid})
+		f.setStatus("terminal " + f.tid + " unknown to the platform; contact support")
+		return f.cfg.PollInterval, nil, nil
+	default:
+		delay := f.nextBackoff()
+		f.d.Log.Warn("service platform unreachable; showing the fallback prompt", "err", err, "retry_in", delay.Round(time.Second))
+		if f.screen.State != display.StatePrompt {
+			f.prompt(f.cfg.FallbackTo, strings.ReplaceAll(f.cfg.FallbackBody, "{tid}", f.tid), true)
+		}
+		f.retry = false // this delay serves held messages too
+		return delay, nil, nil
+	}
+	f.backoff = 0
+	if ans.Bound {
+		b, err := f.bind(ctx, flagstore.Record{
+			TerminalID: f.tid, MSISDN: ans.MSISDN, Source: flagstore.SourcePlatform, BoundAt: f.boundAt(ans.BoundAt),
+		}, nil)
+		return 0, b, err
+	}
+	if n := ans.Activation.Nonce; n != "" && !slices.Contains(f.issued, n) {
+		f.issued = append(f.issued, n)
+		if len(f.issued) > maxIssued {
+			f.issued = f.issued[len(f.issued)-maxIssued:]
+		}
+	}
+	f.prompt(ans.Activation.SMSTo, ans.Activation.SMSBody, false)
+	// Confirmations held while the platform was silent are judged again now.
+	for id, m := range f.held {
+		delete(f.held, id)
+		if b, err := f.judge(ctx, m, &ans); b != nil || err != nil {
+			return 0, b, err
+		}
+	}
+	return f.cfg.PollInterval, nil, nil
+}
+
+// maxIssued bounds the nonces remembered.
+const maxIssued = 16
+
+func (f *flow) nextBackoff() time.Duration {
+	if f.backoff == 0 {
+		f.backoff = f.cfg.RetryMin
+	} else {
+		f.backoff = min(2*f.backoff, f.cfg.RetryMax)
+	}
+	return f.backoff/2 + rand.N(f.backoff/2+1)
+}
+
+func (f *flow) boundAt(t time.Time) time.Time {
+	if t.IsZero() {
+		return f.d.Clock.Now().UTC()
+	}
+	return t.UTC()
+}
+
+func (f *flow) prompt(to, body string, offline bool) {
+	f.show(display.Screen{State: display.StatePrompt, TerminalID: f.tid, SMSTo: to, SMSBody: body, Offline: offline})
+	f.setStatus(fmt.Sprintf("not activated: waiting for confirmation SMS (user texts %q to %s)", body, to))
+}
+
+// judge applies the acceptance rules of DESIGN.md to one message. ans is the
+// platform's fresh answer when the caller has one; judge asks otherwise.
+func (f *flow) judge(ctx context.Context, m modem.Message, ans *platform.Binding) (*bound, error) {
+	if _, ok := f.held[m.ID]; ok {
+		return nil, nil // found again by a re-scan; still waiting for the platform
+	}
+	f.d.Log.Info("SMS received", "sms", m.ID, "from", m.Sender, "slots", m.Indexes)
+	if m.Err != nil {
+		return f.reject(ctx, m, "undecodable: "+m.Err.Error())
+	}
+	if !f.cfg.Senders.Allows(m.Sender) {
+		return f.reject(ctx, m, fmt.Sprintf("sender %q is not in sms.senders", m.Sender))
+	}
+	tok, err := confirm.Find(m.Text)
+	if err != nil {
+		return f.reject(ctx, m, "no valid confirmation token: "+err.Error())
+	}
+	if tok.TerminalID != f.tid {
+		return f.reject(ctx, m, fmt.Sprintf("confirmation is for terminal %q, this is %q", tok.TerminalID, f.tid))
+	}
+	if f.cfg.Key != nil && tok.Sig != "" {
+		if !confirm.Verify(f.cfg.Key, tok) {
+			return f.reject(ctx, m, "bad signature")
+		}
+		if tok.Nonce != "" && slices.Contains(f.issued, tok.Nonce) {
+			f.d.Log.Info("confirmation accepted: signature valid, nonce issued to this terminal", "sms", m.ID, "nonce", tok.Nonce)
+			return f.bind(ctx, flagstore.Record{
+				TerminalID: f.tid, MSISDN: tok.MSISDN, Source: flagstore.SourceSMS,
+				BoundAt: f.d.Clock.Now().UTC(), Nonce: tok.Nonce,
+			}, &m)
+		}
+	}
+	// No key, or a nonce this terminal does not know: only the platform can
+	// say whether the binding is real.
+	if ans == nil {
+		a, err := f.d.Platform.Binding(ctx, f.tid)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			f.d.Log.Warn("confirmation SMS kept until the service platform confirms it", "sms", m.ID, "err", err)
+			f.held[m.ID] = m
+			f.retry = true
+			return nil, nil
+		}
+		ans = &a
+	}
+	if !ans.Bound {
+		return f.reject(ctx, m, "the service platform says this terminal is not bound")
+	}
+	f.d.Log.Info("confirmation accepted: the service platform confirms the binding", "sms", m.ID)
+	return f.bind(ctx, flagstore.Record{
+		TerminalID: f.tid, MSISDN: ans.MSISDN, Source: flagstore.SourcePlatform,
+		BoundAt: f.boundAt(ans.BoundAt), Nonce: tok.Nonce,
+	}, &m)
+}
+
+// reject logs why a message is not an accepted confirmation and deletes it,
+// so that foreign SMS never fill the modem's storage.
+func (f *flow) reject(ctx context.Context, m modem.Message, reason string) (*bound, error) {
+	f.d.Log.Warn("SMS rejected", "sms", m.ID, "from", m.Sender, "reason", reason, "text", clip(m.Text, 160))
+	f.delete(ctx, m)
+	return nil, nil
+}
+
+// bind makes the record durable and only then deletes the confirmation from
+// the modem: a power cut in between leaves the SMS for the next boot, whose
+// fast path finds the record anyway.
+func (f *flow) bind(ctx context.Context, rec flagstore.Record, m *modem.Message) (*bound, error) {
+	if err := f.d.Flags.Save(rec); err != nil {
+		f.show(display.Screen{State: display.StateError, TerminalID: f.tid, Error: err.Error()})
+		return nil, fmt.Errorf("save binding record (the confirmation stays in the modem): %w", err)
+	}
+	f.d.Log.Info("binding record written and synced", "terminal_id", rec.TerminalID, "msisdn", rec.MSISDN, "source", rec.Source)
+	if m != nil {
+		f.d.Log.Info("deleting the confirmation from the modem", "sms", m.ID, "slots", m.Indexes)
+		f.delete(ctx, *m)
+	}
+	for _, h := range f.held {
+		f.delete(ctx, h)
+	}
+	f.show(display.Screen{State: display.StateBound, TerminalID: f.tid, MSISDN: rec.MSISDN})
+	f.setStatus("activated, bound to " + rec.MSISDN)
+	return &bound{rec: rec}, nil
+}
+
+// deleteTimeout bounds one deletion; a message left behind is found again by
+// a later scan and judged again.
+const deleteTimeout = 30 * time.Second
+
+func (f *flow) delete(ctx context.Context, m modem.Message) {
+	ctx, cancel := context.WithTimeout(ctx, deleteTimeout)
+	defer cancel()
+	if err := f.d.Inbox.Delete(ctx, m); err != nil {
+		f.d.Log.Warn("could not delete SMS from the modem; it will be handled again", "sms", m.ID, "err", err)
+	}
+}
+
+func (f *flow) show(s display.Screen) {
+	if s == f.screen {
+		return
+	}
+	f.screen = s
+	if err := f.d.Display.Show(s); err != nil {
+		f.d.Log.Warn("display failed", "err", err)
+	}
+}
+
+func (f *flow) setStatus(s string) { f.d.Status(s) }
+
+// clip shortens s to at most n runes for a log line.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
