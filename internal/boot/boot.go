@@ -269,6 +269,7 @@ func (f *flow) outcome(b *bound, err error) (Outcome, error) {
 // query asks the platform once and acts on the answer. It returns when to
 // ask again, or the binding when the platform says the terminal is bound.
 func (f *flow) query(ctx context.Context) (time.Duration, *bound, error) {
+	f.retry = false // whatever this query schedules serves held messages too
 	ans, err := f.d.Platform.Binding(ctx, f.tid)
 	switch {
 	case err == nil:
@@ -285,7 +286,6 @@ func (f *flow) query(ctx context.Context) (time.Duration, *bound, error) {
 		if f.screen.State != display.StatePrompt {
 			f.prompt(f.cfg.FallbackTo, strings.ReplaceAll(f.cfg.FallbackBody, "{tid}", f.tid), true)
 		}
-		f.retry = false // this delay serves held messages too
 		return delay, nil, nil
 	}
 	f.backoff = 0
@@ -295,12 +295,7 @@ func (f *flow) query(ctx context.Context) (time.Duration, *bound, error) {
 		}, nil)
 		return 0, b, err
 	}
-	if n := ans.Activation.Nonce; n != "" && !slices.Contains(f.issued, n) {
-		f.issued = append(f.issued, n)
-		if len(f.issued) > maxIssued {
-			f.issued = f.issued[len(f.issued)-maxIssued:]
-		}
-	}
+	f.noteIssued(ans)
 	f.prompt(ans.Activation.SMSTo, ans.Activation.SMSBody, false)
 	// Confirmations held while the platform was silent are judged again now.
 	for id, m := range f.held {
@@ -314,6 +309,26 @@ func (f *flow) query(ctx context.Context) (time.Duration, *bound, error) {
 
 // maxIssued bounds the nonces remembered.
 const maxIssued = 16
+
+// noteIssued remembers the nonce a not-bound answer carries.
+func (f *flow) noteIssued(ans platform.Binding) {
+	if ans.Bound || ans.Activation == nil {
+		return
+	}
+	if n := ans.Activation.Nonce; n != "" && !slices.Contains(f.issued, n) {
+		f.issued = append(f.issued, n)
+		if len(f.issued) > maxIssued {
+			f.issued = f.issued[len(f.issued)-maxIssued:]
+		}
+	}
+}
+
+// acceptOffline reports whether a token can be accepted without the
+// platform: a key, a valid signature (checked by the caller) and a nonce
+// this terminal was issued.
+func (f *flow) acceptOffline(tok confirm.Token) bool {
+	return f.cfg.Key != nil && tok.Sig != "" && tok.Nonce != "" && slices.Contains(f.issued, tok.Nonce)
+}
 
 func (f *flow) nextBackoff() time.Duration {
 	if f.backoff == 0 {
@@ -356,17 +371,11 @@ func (f *flow) judge(ctx context.Context, m modem.Message, ans *platform.Binding
 	if tok.TerminalID != f.tid {
 		return f.reject(ctx, m, fmt.Sprintf("confirmation is for terminal %q, this is %q", tok.TerminalID, f.tid))
 	}
-	if f.cfg.Key != nil && tok.Sig != "" {
-		if !confirm.Verify(f.cfg.Key, tok) {
-			return f.reject(ctx, m, "bad signature")
-		}
-		if tok.Nonce != "" && slices.Contains(f.issued, tok.Nonce) {
-			f.d.Log.Info("confirmation accepted: signature valid, nonce issued to this terminal", "sms", m.ID, "nonce", tok.Nonce)
-			return f.bind(ctx, flagstore.Record{
-				TerminalID: f.tid, MSISDN: tok.MSISDN, Source: flagstore.SourceSMS,
-				BoundAt: f.d.Clock.Now().UTC(), Nonce: tok.Nonce,
-			}, &m)
-		}
+	if f.cfg.Key != nil && tok.Sig != "" && !confirm.Verify(f.cfg.Key, tok) {
+		return f.reject(ctx, m, "bad signature")
+	}
+	if f.acceptOffline(tok) {
+		return f.bindOffline(ctx, tok, m)
 	}
 	// No key, or a nonce this terminal does not know: only the platform can
 	// say whether the binding is real.
@@ -382,6 +391,12 @@ func (f *flow) judge(ctx context.Context, m modem.Message, ans *platform.Binding
 			return nil, nil
 		}
 		ans = &a
+		// The answer may carry the very nonce this confirmation answers (a
+		// confirmation found by the start-up scan, before the first query).
+		f.noteIssued(a)
+		if f.acceptOffline(tok) {
+			return f.bindOffline(ctx, tok, m)
+		}
 	}
 	if !ans.Bound {
 		return f.reject(ctx, m, "the service platform says this terminal is not bound")
@@ -390,6 +405,14 @@ func (f *flow) judge(ctx context.Context, m modem.Message, ans *platform.Binding
 	return f.bind(ctx, flagstore.Record{
 		TerminalID: f.tid, MSISDN: ans.MSISDN, Source: flagstore.SourcePlatform,
 		BoundAt: f.boundAt(ans.BoundAt), Nonce: tok.Nonce,
+	}, &m)
+}
+
+func (f *flow) bindOffline(ctx context.Context, tok confirm.Token, m modem.Message) (*bound, error) {
+	f.d.Log.Info("confirmation accepted: signature valid, nonce issued to this terminal", "sms", m.ID, "nonce", tok.Nonce)
+	return f.bind(ctx, flagstore.Record{
+		TerminalID: f.tid, MSISDN: tok.MSISDN, Source: flagstore.SourceSMS,
+		BoundAt: f.d.Clock.Now().UTC(), Nonce: tok.Nonce,
 	}, &m)
 }
 
