@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func statusJSON(t *testing.T, w *world) map[string]any {
+	t.Helper()
+	a, code := runAgent(t, append(w.args(), "status", "--json")...)
+	var st map[string]any
+	require.NoError(t, json.Unmarshal([]byte(a.stdout.String()), &st), "status --json output: %s", a.stdout)
+	bound, _ := st["bound"].(bool)
+	assert.Equal(t, bound, code == 0, "status exits 0 exactly when bound (exit %d, %v)", code, st)
+	return st
+}
+
+// TestActivation is the whole flow: prompt, the user's SMS, the confirmation
+// over the modem, the durable flag, and the instant bound path.
+func TestActivation(t *testing.T) {
+	w := newWorld(t)
+	a := start(t, w.args()...)
+	a.waitOutput(a.stdout, "BIND "+tid)
+	a.waitOutput(a.stdout, service)
+	assert.False(t, statusJSON(t, w)["bound"].(bool), "not bound before the SMS")
+
+	require.NoError(t, w.net.PhoneSend(context.Background(), phone, service, "BIND "+tid))
+	require.Equal(t, exitBound, a.wait(), "run exits 0 once bound")
+	assert.Contains(t, a.stdout.String(), "138****8000", "the screen shows the bound number")
+	assert.Contains(t, a.stderr.String(), "confirmation accepted: signature valid, nonce issued to this terminal")
+
+	st := statusJSON(t, w)
+	assert.Equal(t, true, st["bound"])
+	assert.Equal(t, tid, st["terminal_id"])
+	assert.Equal(t, "138****8000", st["msisdn"])
+	assert.Equal(t, "sms", st["source"])
+	assert.Empty(t, w.sim.Stored(), "the confirmation (both parts) was deleted after the flag was durable")
+	assert.Equal(t, 2, countPrefix(w.sim.Commands(), "AT+CMGD="), "one delete per part")
+
+	// Power-on again: bound, exit 0, the modem never touched.
+	before := len(w.sim.Commands())
+	_, code := runAgent(t, w.args()...)
+	assert.Equal(t, exitBound, code)
+	assert.Len(t, w.sim.Commands(), before, "the bound path sends the modem nothing")
+	_, code = runAgent(t, w.args("--modem", filepath.Join(t.TempDir(), "no-such-modem"))...)
+	assert.Equal(t, exitBound, code, "the bound path does not even open the modem")
+}
+
+// TestConfirmationStoredBeforeStart: the SMS arrived while the agent was not
+// running; the start-up scan honours it.
+func TestConfirmationStoredBeforeStart(t *testing.T) {
+	w := newWorld(t)
+	require.NoError(t, w.net.PhoneSend(context.Background(), phone, service, "BIND "+tid))
+	w.waitStored(2)
+
+	a, code := runAgent(t, w.args()...)
+	require.Equal(t, exitBound, code, "bound from the stored confirmation")
+	assert.Contains(t, a.stderr.String(), "confirmation accepted")
+	assert.Empty(t, w.sim.Stored(), "deleted once the flag was durable")
+	assert.Equal(t, true, statusJSON(t, w)["bound"])
+}
+
+// TestRejected: a confirmation from outside the allowlist, or for another
+// terminal, is rejected with a logged reason and deleted; the agent keeps
+// waiting and binds on the real one.
+func TestRejected(t *testing.T) {
+	tests := []struct {
+		name   string
+		from   string
+		text   func(w *world) string
+		reason string
+	}{
+		{
+			name:   "sender outside the allowlist",
+			from:   "+8613999999999",
+			text:   func(w *world) string { return w.net.ConfirmationText(tid, "139****9999", "q8x3k2") },
+			reason: `sender \"+8613999999999\" is not in sms.senders`,
+		},
+		{
+			name:   "confirmation for another terminal",
+			from:   service,
+			text:   func(w *world) string { return w.net.ConfirmationText("STB0000000001", "139****9999", "q8x3k2") },
+			reason: `confirmation is for terminal \"STB0000000001\"`,
+		},
+		{
+			name:   "no token",
+			from:   service,
+			text:   func(*world) string { return "尊敬的客户，您本月话费账单已出。" },
+			reason: "no valid confirmation token",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			a := start(t, w.args()...)
+			a.waitOutput(a.stdout, "BIND "+tid)
+
+			require.NoError(t, w.net.SendRaw(tid, tc.from, tc.text(w)))
+			parts := len(w.delivered) // SendRaw returns once delivered
+			require.NotZero(t, parts)
+			for range parts {
+				<-w.delivered
+			}
+			a.waitOutput(a.stderr, tc.reason)
+			w.waitCommand("AT+CMGD=", parts)
+			assert.True(t, a.running(), "the agent keeps waiting after a rejection")
+			assert.Empty(t, w.sim.Stored(), "a rejected SMS is deleted so foreign SMS never fill the storage")
+			_, err := os.Stat(filepath.Join(w.stateDir, "binding.json"))
+			assert.ErrorIs(t, err, os.ErrNotExist, "nothing bound")
+
+			require.NoError(t, w.net.PhoneSend(context.Background(), phone, service, "BIND "+tid))
+			require.Equal(t, exitBound, a.wait(), "the real confirmation still binds")
+		})
+	}
+}
+
+// waitStored waits until the network has delivered n more messages into the
+// modem (delivery is asynchronous, as on a real network).
+func (w *world) waitStored(n int) {
+	w.t.Helper()
+	for range n {
+		select {
+		case <-w.delivered:
+		case <-time.After(waitLimit):
+			w.t.Fatalf("network delivered fewer than %d messages; modem holds %d", n, len(w.sim.Stored()))
+		}
+	}
+}
