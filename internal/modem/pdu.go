@@ -39,7 +39,7 @@ type Message struct {
 // stored is one storage slot as listed or read from the modem.
 type stored struct {
 	index int
-	stat  int // 0 received unread, 1 received read, 2/3 stored MO
+	stat  int // 0 received unread, 1 received read, 2/3 stored MO, -1 not given
 	pdu   string
 }
 
@@ -65,8 +65,13 @@ func parseHeader(line, prefix string) (index, stat, length int, err error) {
 	if len(fields) < 2 {
 		return 0, 0, 0, fmt.Errorf("short %s line: %q", prefix, line)
 	}
-	if stat, err = strconv.Atoi(strings.TrimSpace(fields[0])); err != nil {
-		return 0, 0, 0, fmt.Errorf("bad stat in %q", line)
+	switch st := strings.TrimSpace(fields[0]); st {
+	case "":
+		stat = -1 // some modems leave it out: decide by the PDU's type
+	default:
+		if stat, err = strconv.Atoi(st); err != nil {
+			return 0, 0, 0, fmt.Errorf("bad stat in %q", line)
+		}
 	}
 	if length, err = strconv.Atoi(strings.TrimSpace(fields[len(fields)-1])); err != nil {
 		return 0, 0, 0, fmt.Errorf("bad length in %q", line)
@@ -153,6 +158,14 @@ func parseRead(index int, lines []string) (stored, error) {
 		return stored{index: index, stat: stat, pdu: strings.TrimSpace(lines[j])}, nil
 	}
 	return stored{}, errors.New("no +CMGR line in reply")
+}
+
+// isSubmit reports whether a PDU-mode hex string holds an SMS-SUBMIT: a
+// message the user stored to send, not one received. Garbage is not: it is
+// handed over (and deleted) like any message that is not ours.
+func isSubmit(hexPDU string) bool {
+	p, err := pdumode.UnmarshalHexString(hexPDU)
+	return err == nil && len(p.TPDU) > 0 && p.TPDU[0]&tpdu.FoMTIMask == 1
 }
 
 // received reports whether a slot holds a received (SMS-DELIVER) message.

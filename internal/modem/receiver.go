@@ -45,7 +45,8 @@ type Receiver struct {
 	scanned     chan struct{} // closed once the first scan was handed over
 	scannedDone bool          // owned by Run's goroutine
 
-	lastErr string // the last state reported; owned by Run's goroutine
+	lastErr string            // the last state reported; owned by Run's goroutine
+	notes   map[string]string // conditions reported once each; owned by Run's goroutine
 }
 
 type delReq struct {
@@ -81,6 +82,7 @@ func NewReceiver(cfg Config) *Receiver {
 		del:     make(chan delReq),
 		imeiSet: make(chan struct{}),
 		scanned: make(chan struct{}),
+		notes:   map[string]string{},
 	}
 }
 
@@ -160,6 +162,52 @@ func (r *Receiver) report(err error) {
 	}
 }
 
+// sleep waits d on the Receiver's clock, or until ctx ends.
+func (r *Receiver) sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-r.cfg.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// note logs a condition of the modem once each time it changes; msg "" is
+// the condition cleared.
+func (r *Receiver) note(key, msg string) {
+	if r.notes[key] == msg {
+		return
+	}
+	was := r.notes[key]
+	r.notes[key] = msg
+	switch {
+	case msg != "":
+		r.cfg.Log.Warn(msg)
+	case was != "":
+		r.cfg.Log.Info(key + " back to normal")
+	}
+}
+
+// checkNetwork reports, once per change, what keeps SMS from arriving:
+// no registration on the network, or a full SIM storage (the modem then
+// drops new messages without a word).
+func (r *Receiver) checkNetwork(ctx context.Context, s *Session) {
+	if st, err := s.Registration(ctx); err == nil {
+		msg := ""
+		if st != 1 && st != 5 {
+			msg = fmt.Sprintf("modem not registered on the network (+CREG stat %d): SMS arrive once it is; check the antenna, the SIM and coverage", st)
+		}
+		r.note("network registration", msg)
+	}
+	if used, total, err := s.Storage(ctx); err == nil {
+		msg := ""
+		if total > 0 && used >= total {
+			msg = fmt.Sprintf("SIM message storage full (%d of %d): new SMS are dropped until messages are deleted", used, total)
+		}
+		r.note("SIM storage", msg)
+	}
+}
+
 // pause waits d, answering Delete requests with ErrNotConnected meanwhile.
 func (r *Receiver) pause(ctx context.Context, d time.Duration) error {
 	wake := r.cfg.After(d)
@@ -183,7 +231,7 @@ func (r *Receiver) session(ctx context.Context) (worked bool, err error) {
 		return false, err
 	}
 	defer port.Close()
-	s := NewSession(port, r.cfg.CommandTimeout)
+	s := NewSession(port, SessionConfig{Timeout: r.cfg.CommandTimeout, Sleep: r.sleep})
 	defer s.Stop()
 
 	if err := s.Init(ctx); err != nil {
@@ -195,7 +243,14 @@ func (r *Receiver) session(ctx context.Context) (worked bool, err error) {
 	if err := s.Configure(ctx); err != nil {
 		return false, err
 	}
+	// Boot lines (RDY) seen so far were the modem starting up; one seen
+	// from now on means it restarted and forgot its settings.
+	select {
+	case <-s.Resets():
+	default:
+	}
 	r.report(nil)
+	r.checkNetwork(ctx, s)
 
 	l := &loop{r: r, s: s, emitted: map[string]bool{}}
 	if err := l.scan(ctx); err != nil {
@@ -248,7 +303,7 @@ func (l *loop) scan(ctx context.Context) error {
 	}
 	l.asm = newAssembler()
 	for _, st := range slots {
-		if st.received() {
+		if st.received() || st.stat < 0 {
 			l.take(st)
 		}
 	}
@@ -256,6 +311,9 @@ func (l *loop) scan(ctx context.Context) error {
 }
 
 func (l *loop) take(st stored) {
+	if st.stat < 0 && isSubmit(st.pdu) {
+		return // no stat field, and a message stored to be sent: not ours
+	}
 	m, ok := l.asm.add(st)
 	if !ok || l.emitted[m.ID] {
 		return
@@ -280,6 +338,8 @@ func (l *loop) run(ctx context.Context) error {
 			return ctx.Err()
 		case <-l.s.Closed():
 			return ErrClosed
+		case <-l.s.Resets():
+			return ErrModemReset
 		case out <- next:
 			l.queue = l.queue[1:]
 		case idx := <-l.s.Indications():
@@ -297,6 +357,17 @@ func (l *loop) run(ctx context.Context) error {
 			if err := l.s.Ping(ctx); err != nil {
 				return fmt.Errorf("health check: %w", err)
 			}
+			// A modem that restarted without a boot line has lost its
+			// indication settings.
+			if on, err := l.s.IndicationsOn(ctx); isSessionFatal(err) {
+				return fmt.Errorf("health check: %w", err)
+			} else if err == nil && !on {
+				l.r.cfg.Log.Warn("modem lost its new-message indication setting; restoring it")
+				if err := l.s.enableIndications(ctx); err != nil {
+					return fmt.Errorf("health check: %w", err)
+				}
+			}
+			l.r.checkNetwork(ctx, l.s)
 			if err := l.scan(ctx); err != nil {
 				return err
 			}
@@ -317,7 +388,7 @@ func (l *loop) indicated(ctx context.Context, idx int) error {
 		// The slot could not be read; the next scan will list it.
 		l.r.cfg.Log.Warn("could not read announced SMS", "index", idx, "err", err)
 		return nil
-	case !found || !st.received():
+	case !found || !(st.received() || st.stat < 0):
 		return nil
 	}
 	l.take(st)
