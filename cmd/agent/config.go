@@ -102,7 +102,7 @@ func (c commaFlag) Set(v string) error {
 	return nil
 }
 
-const usageText = `usage: bindpay-agent [--config FILE] [flags] [run|status [--json]|reset|version]
+const usageText = `usage: bindpay-agent [--config FILE] [flags] [run|status [--json]|reset|doctor [--json]|version]
 
 Binds this terminal to the mobile number that pays for its services: shows
 what to text, waits for the operator's confirmation SMS on the modem, and

@@ -87,9 +87,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintln(stdout, "bindpay-agent", version)
 		return nil
-	case "run", "status", "reset":
+	case "run", "status", "reset", "doctor":
 	default:
-		return usageErr("unknown command %q (commands: run, status, reset, version)", cmd)
+		return usageErr("unknown command %q (commands: run, status, reset, doctor, version)", cmd)
 	}
 	cfg, err := loadConfig(opts)
 	if err != nil {
@@ -98,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "status":
 		return cmdStatus(cfg, cmdArgs, stdout)
+	case "doctor":
+		return cmdDoctor(ctx, cfg, cmdArgs, stdout)
 	case "reset":
 		if len(cmdArgs) > 0 {
 			return usageErr("reset takes no arguments")

@@ -15,7 +15,7 @@ import (
 // cmdStatus is `bindpay-agent status [--json]`: it prints the record and
 // exits 0 when bound, 1 when not. It only reads.
 func cmdStatus(cfg Config, args []string, stdout io.Writer) error {
-	asJSON, err := parseStatusArgs(args)
+	asJSON, err := parseJSONFlag("status", args)
 	if err != nil {
 		return err
 	}
@@ -61,13 +61,14 @@ func cmdStatus(cfg Config, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func parseStatusArgs(args []string) (asJSON bool, err error) {
+// parseJSONFlag parses the arguments of a command whose only option is --json.
+func parseJSONFlag(cmd string, args []string) (asJSON bool, err error) {
 	for _, a := range args {
 		switch a {
 		case "--json", "-json":
 			asJSON = true
 		default:
-			return false, usageErr("status: unknown argument %q (status [--json])", a)
+			return false, usageErr("%s: unknown argument %q (%s [--json])", cmd, a, cmd)
 		}
 	}
 	return asJSON, nil
