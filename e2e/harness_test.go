@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -64,6 +66,8 @@ type world struct {
 	keyFile  string
 	// delivered receives one value per PDU the network stored in the modem.
 	delivered chan struct{}
+	// platformDown makes the service platform answer 503.
+	platformDown *atomic.Bool
 }
 
 // notifyingModem tells the test when the network has delivered into the
@@ -90,13 +94,21 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(n.Close)
 	delivered := make(chan struct{}, 64)
 	n.AddTerminal(tid, notifyingModem{sim, delivered})
-	srv := httptest.NewServer(n.Handler())
+	var down atomic.Bool
+	h := n.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if down.Load() && strings.HasPrefix(r.URL.Path, "/v1/terminals/") {
+			http.Error(rw, "service platform down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(rw, r)
+	}))
 	t.Cleanup(srv.Close)
 
 	dir := t.TempDir()
 	w := &world{t: t, sim: sim, net: n, url: srv.URL,
 		stateDir: filepath.Join(dir, "state"), keyFile: filepath.Join(dir, "terminal.key"),
-		delivered: delivered}
+		delivered: delivered, platformDown: &down}
 	require.NoError(t, os.Mkdir(w.stateDir, 0o755))
 	key := confirm.DeriveKey([]byte(masterKey), tid)
 	require.NoError(t, os.WriteFile(w.keyFile, []byte(fmt.Sprintf("%x\n", key)), 0o600))

@@ -26,6 +26,7 @@ import (
 // Compile-time checks that the implementations fit the flow's interfaces.
 var (
 	_ boot.FlagStore = (*flagstore.Store)(nil)
+	_ boot.Ledger    = (*flagstore.Ledger)(nil)
 	_ boot.Platform  = (*platform.Client)(nil)
 	_ boot.Inbox     = (*modem.Receiver)(nil)
 	_ boot.Display   = display.Multi(nil)
@@ -44,7 +45,8 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.LogFormat, stderr)
-	store := flagstore.New(afero.NewOsFs(), cfg.StateDir, time.Now)
+	osfs := afero.NewOsFs()
+	store := flagstore.New(osfs, cfg.StateDir, time.Now)
 
 	disp, closeDisp, err := newDisplay(cfg, stdout)
 	if err != nil {
@@ -69,6 +71,7 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		FallbackBody: cfg.SMS.FallbackBody,
 	}, boot.Deps{
 		Flags:    store,
+		Ledger:   flagstore.NewLedger(osfs, cfg.StateDir, time.Now),
 		Platform: pc,
 		Inbox:    rx,
 		Display:  disp,

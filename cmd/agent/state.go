@@ -80,7 +80,16 @@ func cmdReset(cfg Config, stdout io.Writer) error {
 	if cfg.StateDir == "" {
 		return usageErr("state_dir is empty: set it or pass --state-dir")
 	}
-	store := flagstore.New(afero.NewOsFs(), cfg.StateDir, time.Now)
+	osfs := afero.NewOsFs()
+	store := flagstore.New(osfs, cfg.StateDir, time.Now)
+	// The record's nonce is used up before the record goes: the
+	// confirmation that bound it, should it still sit in the modem or be
+	// sent again, is then a replay.
+	if rec, err := store.Peek(""); err == nil && rec.Nonce != "" {
+		if err := flagstore.NewLedger(osfs, cfg.StateDir, time.Now).Consume(rec.Nonce); err != nil {
+			return fmt.Errorf("reset: record the binding's nonce as used: %w", err)
+		}
+	}
 	if err := store.Remove(); err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}

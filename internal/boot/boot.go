@@ -35,6 +35,15 @@ type FlagStore interface {
 	Save(r flagstore.Record) error
 }
 
+// Ledger keeps what must outlive a restart and a reset: the nonces the
+// platform issued, the nonces already used, and the log of rejected SMS.
+type Ledger interface {
+	Nonces() (flagstore.Nonces, error)
+	Issue(nonce string) error
+	Consume(nonce string) error
+	LogRejected(e flagstore.InboxEntry) error
+}
+
 // Platform is the operator's service platform, reached over HTTP (PS domain).
 type Platform interface {
 	Binding(ctx context.Context, terminalID string) (platform.Binding, error)
@@ -89,6 +98,7 @@ type Config struct {
 // Deps are the flow's collaborators.
 type Deps struct {
 	Flags    FlagStore
+	Ledger   Ledger // nil: nonces and rejections are kept in memory only
 	Platform Platform
 	Inbox    Inbox
 	Display  Display
@@ -136,7 +146,8 @@ func Run(ctx context.Context, cfg Config, d Deps) (Outcome, error) {
 		wg.Wait()
 	}()
 
-	f := &flow{cfg: cfg, d: d, tid: cfg.TerminalID, held: map[string]modem.Message{}}
+	f := &flow{cfg: cfg, d: d, tid: cfg.TerminalID, held: map[string]modem.Message{}, consumed: map[string]bool{}}
+	f.loadNonces()
 	return f.run(ctx)
 }
 
@@ -179,8 +190,9 @@ type flow struct {
 	d   Deps
 	tid string
 
-	issued []string                 // nonces the platform issued to this terminal
-	held   map[string]modem.Message // confirmations waiting for the platform's word
+	issued   []string                 // nonces the platform issued to this terminal
+	consumed map[string]bool          // nonces of confirmations already accepted
+	held     map[string]modem.Message // confirmations waiting for the platform's word
 
 	screen  display.Screen // what is shown now
 	backoff time.Duration  // current delay after a failed query
@@ -308,17 +320,40 @@ func (f *flow) query(ctx context.Context) (time.Duration, *bound, error) {
 }
 
 // maxIssued bounds the nonces remembered.
-const maxIssued = 16
+const maxIssued = flagstore.MaxIssued
 
-// noteIssued remembers the nonce a not-bound answer carries.
+// loadNonces reads the nonces kept from earlier runs. Without them a
+// signed confirmation still binds, with the platform's word.
+func (f *flow) loadNonces() {
+	if f.d.Ledger == nil {
+		return
+	}
+	n, err := f.d.Ledger.Nonces()
+	if err != nil {
+		f.d.Log.Warn("nonce ledger unusable; confirmations will need the platform's word", "err", err)
+	}
+	f.issued = append(f.issued, n.Issued...)
+	for _, c := range n.Consumed {
+		f.consumed[c] = true
+	}
+}
+
+// noteIssued remembers, durably, the nonce a not-bound answer carries.
 func (f *flow) noteIssued(ans platform.Binding) {
 	if ans.Bound || ans.Activation == nil {
 		return
 	}
-	if n := ans.Activation.Nonce; n != "" && !slices.Contains(f.issued, n) {
-		f.issued = append(f.issued, n)
-		if len(f.issued) > maxIssued {
-			f.issued = f.issued[len(f.issued)-maxIssued:]
+	n := ans.Activation.Nonce
+	if n == "" || slices.Contains(f.issued, n) || f.consumed[n] {
+		return
+	}
+	f.issued = append(f.issued, n)
+	if len(f.issued) > maxIssued {
+		f.issued = f.issued[len(f.issued)-maxIssued:]
+	}
+	if f.d.Ledger != nil {
+		if err := f.d.Ledger.Issue(n); err != nil {
+			f.d.Log.Warn("could not record the issued nonce; after a restart its confirmation will need the platform's word", "err", err)
 		}
 	}
 }
@@ -371,6 +406,9 @@ func (f *flow) judge(ctx context.Context, m modem.Message, ans *platform.Binding
 	if tok.TerminalID != f.tid {
 		return f.reject(ctx, m, fmt.Sprintf("confirmation is for terminal %q, this is %q", tok.TerminalID, f.tid))
 	}
+	if tok.Nonce != "" && f.consumed[tok.Nonce] {
+		return f.reject(ctx, m, fmt.Sprintf("replayed confirmation: nonce %q was already used", tok.Nonce))
+	}
 	if f.cfg.Key != nil && tok.Sig != "" && !confirm.Verify(f.cfg.Key, tok) {
 		return f.reject(ctx, m, "bad signature")
 	}
@@ -416,10 +454,20 @@ func (f *flow) bindOffline(ctx context.Context, tok confirm.Token, m modem.Messa
 	}, &m)
 }
 
-// reject logs why a message is not an accepted confirmation and deletes it,
-// so that foreign SMS never fill the modem's storage.
+// reject logs why a message is not an accepted confirmation, records it in
+// the inbox log and deletes it, so that foreign SMS never fill the modem's
+// storage.
 func (f *flow) reject(ctx context.Context, m modem.Message, reason string) (*bound, error) {
 	f.d.Log.Warn("SMS rejected", "sms", m.ID, "from", m.Sender, "reason", reason, "text", clip(m.Text, 160))
+	if f.d.Ledger != nil {
+		when := m.Time
+		if when.IsZero() {
+			when = f.d.Clock.Now()
+		}
+		if err := f.d.Ledger.LogRejected(flagstore.InboxEntry{Time: when, From: m.Sender, Reason: reason, Text: m.Text}); err != nil {
+			f.d.Log.Warn("could not record the rejected SMS in the inbox log", "err", err)
+		}
+	}
 	f.delete(ctx, m)
 	return nil, nil
 }
@@ -433,6 +481,14 @@ func (f *flow) bind(ctx context.Context, rec flagstore.Record, m *modem.Message)
 		return nil, fmt.Errorf("save binding record (the confirmation stays in the modem): %w", err)
 	}
 	f.d.Log.Info("binding record written and synced", "terminal_id", rec.TerminalID, "msisdn", rec.MSISDN, "source", rec.Source)
+	// The nonce is used up: a replay of this confirmation, also after a
+	// reset, is rejected. (Should this write fail, `reset` consumes the
+	// record's nonce before removing it.)
+	if rec.Nonce != "" && f.d.Ledger != nil {
+		if err := f.d.Ledger.Consume(rec.Nonce); err != nil {
+			f.d.Log.Warn("could not record the nonce as used", "nonce", rec.Nonce, "err", err)
+		}
+	}
 	if m != nil {
 		f.d.Log.Info("deleting the confirmation from the modem", "sms", m.ID, "slots", m.Indexes)
 		f.delete(ctx, *m)

@@ -339,6 +339,7 @@ type harness struct {
 	clock    *fakeClock
 	logs     *syncBuffer
 	statuses chan string
+	ledger   boot.Ledger // nil unless a test sets one before start
 
 	cancel   context.CancelFunc
 	done     chan runResult
@@ -375,6 +376,7 @@ func (h *harness) start(cfg boot.Config) {
 	h.done = make(chan runResult, 1)
 	d := boot.Deps{
 		Flags:    h.flags,
+		Ledger:   h.ledger,
 		Platform: h.plat,
 		Inbox:    h.inbox,
 		Display:  h.disp,

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -283,53 +282,12 @@ func (s *Store) checkDir() error {
 
 // writeAtomic writes data to a temporary file beside the record, syncs it,
 // renames it over the record and syncs the directory.
-func (s *Store) writeAtomic(data []byte) (err error) {
-	tmp := s.path + tempInfix + randomSuffix()
-	f, err := s.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
-	if err != nil {
-		return fmt.Errorf("create temporary file in %s: %w (is the state directory writable?)", s.dir, err)
-	}
-	renamed := false
-	defer func() {
-		if !renamed {
-			// The temporary file is garbage whatever went wrong; a failure
-			// to remove it is secondary to err.
-			_ = s.fs.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err := s.fs.Rename(tmp, s.path); err != nil {
-		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	renamed = true
-	return s.syncDir()
+func (s *Store) writeAtomic(data []byte) error {
+	return WriteFile(s.fs, s.path, data, fileMode)
 }
 
 // syncDir makes a rename or removal in the state directory durable.
-func (s *Store) syncDir() error {
-	d, err := s.fs.Open(s.dir)
-	if err != nil {
-		return fmt.Errorf("open directory %s to sync it: %w", s.dir, err)
-	}
-	if err := d.Sync(); err != nil {
-		d.Close()
-		return fmt.Errorf("sync directory %s: %w", s.dir, err)
-	}
-	if err := d.Close(); err != nil {
-		return fmt.Errorf("close directory %s: %w", s.dir, err)
-	}
-	return nil
-}
+func (s *Store) syncDir() error { return syncDir(s.fs, s.dir) }
 
 // Remove deletes the record, making the terminal unbound. Removing a record
 // that does not exist is not an error: Remove is idempotent, so a reset can

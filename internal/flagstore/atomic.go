@@ -1,0 +1,64 @@
+package flagstore
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/afero"
+)
+
+// WriteFile replaces path with data so that a power cut at any moment leaves
+// either the old content or the new, never a mix: a temporary file in the
+// same directory is written, synced and closed, renamed over path, and the
+// directory is synced so that the rename itself is durable. The temporary
+// file is removed on any failure. Every piece of state bindpay keeps on
+// flash is written this way.
+func WriteFile(fsys afero.Fs, path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	tmp := path + tempInfix + randomSuffix()
+	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return fmt.Errorf("create temporary file in %s: %w (is the directory writable?)", dir, err)
+	}
+	renamed := false
+	defer func() {
+		if !renamed {
+			// The temporary file is garbage whatever went wrong; a failure
+			// to remove it is secondary to err.
+			_ = fsys.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err := fsys.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	renamed = true
+	return syncDir(fsys, dir)
+}
+
+// syncDir makes a rename or removal in dir durable.
+func syncDir(fsys afero.Fs, dir string) error {
+	d, err := fsys.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory %s to sync it: %w", dir, err)
+	}
+	if err := d.Sync(); err != nil {
+		d.Close()
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	if err := d.Close(); err != nil {
+		return fmt.Errorf("close directory %s: %w", dir, err)
+	}
+	return nil
+}
