@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -65,60 +64,6 @@ func TestConfirmationStoredBeforeStart(t *testing.T) {
 	assert.Contains(t, a.stderr.String(), "confirmation accepted")
 	assert.Empty(t, w.sim.Stored(), "deleted once the flag was durable")
 	assert.Equal(t, true, statusJSON(t, w)["bound"])
-}
-
-// TestRejected: a confirmation from outside the allowlist, or for another
-// terminal, is rejected with a logged reason and deleted; the agent keeps
-// waiting and binds on the real one.
-func TestRejected(t *testing.T) {
-	tests := []struct {
-		name   string
-		from   string
-		text   func(w *world) string
-		reason string
-	}{
-		{
-			name:   "sender outside the allowlist",
-			from:   "+8613999999999",
-			text:   func(w *world) string { return w.net.ConfirmationText(tid, "139****9999", "q8x3k2") },
-			reason: `sender \"+8613999999999\" is not in sms.senders`,
-		},
-		{
-			name:   "confirmation for another terminal",
-			from:   service,
-			text:   func(w *world) string { return w.net.ConfirmationText("STB0000000001", "139****9999", "q8x3k2") },
-			reason: `confirmation is for terminal \"STB0000000001\"`,
-		},
-		{
-			name:   "no token",
-			from:   service,
-			text:   func(*world) string { return "尊敬的客户，您本月话费账单已出。" },
-			reason: "no valid confirmation token",
-		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t)
-			a := start(t, w.args()...)
-			a.waitOutput(a.stdout, "BIND "+tid)
-
-			require.NoError(t, w.net.SendRaw(tid, tc.from, tc.text(w)))
-			parts := len(w.delivered) // SendRaw returns once delivered
-			require.NotZero(t, parts)
-			for range parts {
-				<-w.delivered
-			}
-			a.waitOutput(a.stderr, tc.reason)
-			w.waitCommand("AT+CMGD=", parts)
-			assert.True(t, a.running(), "the agent keeps waiting after a rejection")
-			assert.Empty(t, w.sim.Stored(), "a rejected SMS is deleted so foreign SMS never fill the storage")
-			_, err := os.Stat(filepath.Join(w.stateDir, "binding.json"))
-			assert.ErrorIs(t, err, os.ErrNotExist, "nothing bound")
-
-			require.NoError(t, w.net.PhoneSend(context.Background(), phone, service, "BIND "+tid))
-			require.Equal(t, exitBound, a.wait(), "the real confirmation still binds")
-		})
-	}
 }
 
 // waitStored waits until the network has delivered n more messages into the
