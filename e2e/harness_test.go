@@ -90,7 +90,8 @@ func newWorld(t *testing.T) *world {
 	sim, err := modemsim.New(modemsim.WithIMEI("861234567890123"))
 	require.NoError(t, err)
 	t.Cleanup(func() { sim.Close() })
-	n := netsim.New(netsim.Config{MasterKey: []byte(masterKey), Logf: t.Logf})
+	// The platform refuses unsigned queries: the agent must sign them.
+	n := netsim.New(netsim.Config{MasterKey: []byte(masterKey), RequireSignedRequests: true, Logf: t.Logf})
 	t.Cleanup(n.Close)
 	delivered := make(chan struct{}, 64)
 	n.AddTerminal(tid, notifyingModem{sim, delivered})
