@@ -145,8 +145,15 @@ type agent struct {
 // start runs the agent with args (global flags, then the command).
 func start(t *testing.T, args ...string) *agent {
 	t.Helper()
+	return startEnv(t, nil, args...)
+}
+
+// startEnv is start with extra environment variables.
+func startEnv(t *testing.T, env []string, args ...string) *agent {
+	t.Helper()
 	a := &agent{t: t, stdout: newWatchedBuffer(), stderr: newWatchedBuffer(), done: make(chan struct{})}
 	a.cmd = exec.Command(agentBin, args...)
+	a.cmd.Env = append(os.Environ(), env...)
 	a.cmd.Stdout, a.cmd.Stderr = a.stdout, a.stderr
 	require.NoError(t, a.cmd.Start())
 	go func() {

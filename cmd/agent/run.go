@@ -58,6 +58,9 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		Open: openSerial(cfg.Modem.Device, cfg.Modem.Baud),
 		Log:  log.With("modem", cfg.Modem.Device),
 	})
+	sd := notifier{log: log}
+	stopWatchdog := sd.startWatchdog(ctx, rx.Alive)
+	defer stopWatchdog()
 	pc := &platform.Client{BaseURL: cfg.Platform.URL, HTTP: &http.Client{Timeout: 15 * time.Second}}
 	if cfg.key != nil {
 		pc.Key = cfg.key
@@ -77,6 +80,8 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		Display:  disp,
 		Clock:    realClock{},
 		Log:      log,
+		Status:   sd.Status,
+		Ready:    sd.Ready,
 	})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -84,6 +89,8 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		}
 		return fmt.Errorf("run: %w", err)
 	}
+	sd.Status("bound to " + out.Record.MSISDN)
+	sd.Ready() // a no-op when the prompt already said so
 	if out.AlreadyBound {
 		log.Info("already bound; nothing to do", "terminal_id", out.Record.TerminalID, "msisdn", out.Record.MSISDN, "record", store.Path())
 		return nil

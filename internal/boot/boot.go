@@ -107,6 +107,9 @@ type Deps struct {
 	// Status, when set, is told a one-line status at each change of state
 	// (the service manager shows it).
 	Status func(status string)
+	// Ready, when set, is called once, when the first screen that is not
+	// "checking" is up: the service has started.
+	Ready func()
 }
 
 // Outcome is how Run ended.
@@ -126,6 +129,9 @@ func Run(ctx context.Context, cfg Config, d Deps) (Outcome, error) {
 	}
 	if d.Status == nil {
 		d.Status = func(string) {}
+	}
+	if d.Ready == nil {
+		d.Ready = func() {}
 	}
 	cfg = withDefaults(cfg)
 
@@ -195,6 +201,7 @@ type flow struct {
 	held     map[string]modem.Message // confirmations waiting for the platform's word
 
 	screen  display.Screen // what is shown now
+	ready   bool           // Ready was called
 	backoff time.Duration  // current delay after a failed query
 	retry   bool           // a message is held: ask the platform again soon
 }
@@ -520,6 +527,10 @@ func (f *flow) show(s display.Screen) {
 	f.screen = s
 	if err := f.d.Display.Show(s); err != nil {
 		f.d.Log.Warn("display failed", "err", err)
+	}
+	if !f.ready && s.State != display.StateChecking {
+		f.ready = true
+		f.d.Ready()
 	}
 }
 

@@ -35,8 +35,9 @@ type Config struct {
 // reopens the port and re-initialises the modem whenever the session fails.
 type Receiver struct {
 	cfg Config
-	out chan Message
-	del chan delReq
+	out   chan Message
+	del   chan delReq
+	alive chan chan struct{} // liveness probes, answered by Run's goroutine
 
 	imeiOnce sync.Once
 	imeiSet  chan struct{}
@@ -79,6 +80,7 @@ func NewReceiver(cfg Config) *Receiver {
 		lastErr: "not opened yet",
 		cfg:     cfg,
 		out:     make(chan Message),
+		alive:   make(chan chan struct{}),
 		del:     make(chan delReq),
 		imeiSet: make(chan struct{}),
 		scanned: make(chan struct{}),
@@ -103,6 +105,23 @@ func (r *Receiver) IMEI(ctx context.Context) (string, error) {
 // Scanned is closed once every message found by the first successful scan of
 // the storage has been delivered on Messages.
 func (r *Receiver) Scanned() <-chan struct{} { return r.scanned }
+
+// Alive returns nil once Run's goroutine has answered, proving the modem
+// loop is not stuck; it is what the service manager's watchdog is fed from.
+func (r *Receiver) Alive(ctx context.Context) error {
+	ack := make(chan struct{})
+	select {
+	case r.alive <- ack:
+	case <-ctx.Done():
+		return fmt.Errorf("modem loop not answering: %w", ctx.Err())
+	}
+	select {
+	case <-ack:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("modem loop not answering: %w", ctx.Err())
+	}
+}
 
 // Delete removes every part of m from the modem's storage. Call it only once
 // the outcome of m is durable.
@@ -219,6 +238,8 @@ func (r *Receiver) pause(ctx context.Context, d time.Duration) error {
 			return nil
 		case req := <-r.del:
 			req.reply <- fmt.Errorf("delete SMS %s: %w", req.msg.ID, ErrNotConnected)
+		case ack := <-r.alive:
+			close(ack)
 		}
 	}
 }
@@ -346,6 +367,8 @@ func (l *loop) run(ctx context.Context) error {
 			if err := l.indicated(ctx, idx); err != nil {
 				return err
 			}
+		case ack := <-l.r.alive:
+			close(ack)
 		case req := <-l.r.del:
 			err := l.remove(req.ctx, req.msg)
 			req.reply <- err
