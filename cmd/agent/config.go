@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"bindpay/internal/confirm"
 	"bindpay/internal/display"
+	"bindpay/internal/display/fb"
 )
 
 // defaultConfigPath is read when --config is not given; its absence is fine.
@@ -41,9 +43,13 @@ type Config struct {
 		FallbackBody string   `toml:"fallback_body"`
 	} `toml:"sms"`
 	Display struct {
-		Outputs []string `toml:"outputs"`
-		Lang    string   `toml:"lang"`
-		Console string   `toml:"console"`
+		Outputs     []string `toml:"outputs"`
+		Lang        string   `toml:"lang"`
+		Console     string   `toml:"console"`
+		ConsoleQR   string   `toml:"console_qr"`
+		Framebuffer string   `toml:"framebuffer"`
+		Font        string   `toml:"font"`
+		StatusFile  string   `toml:"status_file"`
 	} `toml:"display"`
 
 	// Set from the above by loadConfig.
@@ -61,6 +67,9 @@ func defaultConfig() Config {
 	c.SMS.FallbackBody = "BIND {tid}"
 	c.Display.Outputs = []string{"console"}
 	c.Display.Lang = "zh-CN"
+	c.Display.ConsoleQR = "dark"
+	c.Display.Framebuffer = fb.DefaultDevice
+	c.Display.StatusFile = "/run/bindpay/status.json"
 	return c
 }
 
@@ -131,7 +140,11 @@ func parseArgs(args []string, stderr io.Writer) (*options, string, []string, err
 	fs.Var(listFlag{&o.senders}, "sms-sender", "number a confirmation may come from; repeatable [sms.senders]")
 	fs.StringVar(&c.SMS.FallbackTo, "sms-fallback-to", "", "number to text when the platform is unreachable [sms.fallback_to] (default 10658000)")
 	fs.StringVar(&c.SMS.FallbackBody, "sms-fallback-body", "", `text to send when the platform is unreachable, {tid} = terminal ID [sms.fallback_body] (default "BIND {tid}")`)
-	fs.Var(commaFlag{&c.Display.Outputs}, "display", "comma list of displays: console [display.outputs]")
+	fs.Var(commaFlag{&c.Display.Outputs}, "display", "comma list of displays: console, framebuffer, status [display.outputs]")
+	fs.StringVar(&c.Display.ConsoleQR, "console-qr", "", "QR code on the console: dark (light text on dark, as /dev/tty1), light, or off [display.console_qr] (default dark)")
+	fs.StringVar(&c.Display.Framebuffer, "framebuffer", "", "framebuffer device [display.framebuffer] (default /dev/fb0)")
+	fs.StringVar(&c.Display.Font, "font", "", "TTF/OTF/TTC font with Chinese glyphs for the framebuffer [display.font]")
+	fs.StringVar(&c.Display.StatusFile, "status-file", "", "JSON status file for the terminal's UI app [display.status_file] (default /run/bindpay/status.json)")
 	fs.StringVar(&c.Display.Lang, "lang", "", "language of the prompt: "+strings.Join(display.Languages(), ", ")+" [display.lang] (default zh-CN)")
 	fs.StringVar(&c.Display.Console, "console", "", "tty for the console display; default standard output [display.console]")
 	fs.StringVar(&c.LogFormat, "log-format", "", "log format: text or json [log_format]")
@@ -181,6 +194,10 @@ func loadConfig(o *options) (Config, error) {
 	apply("display", func() { cfg.Display.Outputs = f.Display.Outputs })
 	apply("lang", func() { cfg.Display.Lang = f.Display.Lang })
 	apply("console", func() { cfg.Display.Console = f.Display.Console })
+	apply("console-qr", func() { cfg.Display.ConsoleQR = f.Display.ConsoleQR })
+	apply("framebuffer", func() { cfg.Display.Framebuffer = f.Display.Framebuffer })
+	apply("font", func() { cfg.Display.Font = f.Display.Font })
+	apply("status-file", func() { cfg.Display.StatusFile = f.Display.StatusFile })
 	apply("log-format", func() { cfg.LogFormat = f.LogFormat })
 	return cfg, nil
 }
@@ -237,12 +254,25 @@ func (c *Config) validate() error {
 		return usageErr("sms.fallback_to and sms.fallback_body must not be empty")
 	}
 	if len(c.Display.Outputs) == 0 {
-		return usageErr("display.outputs is empty: want console")
+		return usageErr("display.outputs is empty: want console, framebuffer and/or status")
 	}
 	for _, o := range c.Display.Outputs {
-		if o != "console" {
-			return usageErr("display output %q: supported: console", o)
+		switch o {
+		case "console", "framebuffer", "status":
+		default:
+			return usageErr("display output %q: supported: console, framebuffer, status", o)
 		}
+	}
+	switch c.Display.ConsoleQR {
+	case "dark", "light", "off":
+	default:
+		return usageErr("display.console_qr %q: want dark, light or off", c.Display.ConsoleQR)
+	}
+	if slices.Contains(c.Display.Outputs, "framebuffer") && c.Display.Framebuffer == "" {
+		return usageErr("display.framebuffer is empty: want a device such as /dev/fb0")
+	}
+	if slices.Contains(c.Display.Outputs, "status") && !filepath.IsAbs(c.Display.StatusFile) {
+		return usageErr("display.status_file %q: want an absolute path such as /run/bindpay/status.json", c.Display.StatusFile)
 	}
 	if !slices.Contains(display.Languages(), c.Display.Lang) {
 		return usageErr("display.lang %q: supported: %s", c.Display.Lang, strings.Join(display.Languages(), ", "))

@@ -18,6 +18,7 @@ import (
 	"bindpay/internal/boot"
 	"bindpay/internal/confirm"
 	"bindpay/internal/display"
+	"bindpay/internal/display/fb"
 	"bindpay/internal/flagstore"
 	"bindpay/internal/modem"
 	"bindpay/internal/platform"
@@ -30,6 +31,8 @@ var (
 	_ boot.Platform  = (*platform.Client)(nil)
 	_ boot.Inbox     = (*modem.Receiver)(nil)
 	_ boot.Display   = display.Multi(nil)
+	_ boot.Display   = (*fb.Framebuffer)(nil)
+	_ boot.Display   = (*display.StatusFile)(nil)
 )
 
 func newLogger(format string, w io.Writer) *slog.Logger {
@@ -48,7 +51,7 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	osfs := afero.NewOsFs()
 	store := flagstore.New(osfs, cfg.StateDir, time.Now)
 
-	disp, closeDisp, err := newDisplay(cfg, stdout)
+	disp, closeDisp, err := newDisplay(cfg, stdout, log)
 	if err != nil {
 		return err
 	}
@@ -104,24 +107,60 @@ type realClock struct{}
 func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// newDisplay builds the configured displays. The console is opened at its
-// first use, so that the bound fast path touches no tty.
-func newDisplay(cfg Config, stdout io.Writer) (display.Multi, func(), error) {
-	var lw *lazyWriter
-	var w io.Writer = stdout
-	if cfg.Display.Console != "" {
-		lw = &lazyWriter{path: cfg.Display.Console}
-		w = lw
+// newDisplay builds the configured displays. Nothing is opened here: the
+// console tty, the framebuffer, its font and the status file are opened at
+// their first use, so that the bound fast path touches none of them.
+func newDisplay(cfg Config, stdout io.Writer, log *slog.Logger) (display.Multi, func(), error) {
+	var multi display.Multi
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
 	}
-	con, err := display.NewConsole(w, cfg.Display.Lang)
-	if err != nil {
-		return nil, nil, usageErr("display: %w", err)
+	for _, o := range cfg.Display.Outputs {
+		switch o {
+		case "console":
+			var w io.Writer = stdout
+			if cfg.Display.Console != "" {
+				lw := &lazyWriter{path: cfg.Display.Console}
+				w = lw
+				closers = append(closers, lw.close)
+			}
+			var opts []display.ConsoleOption
+			switch cfg.Display.ConsoleQR {
+			case "light":
+				opts = append(opts, display.LightBackground())
+			case "off":
+				opts = append(opts, display.WithoutQR())
+			}
+			con, err := display.NewConsole(w, cfg.Display.Lang, opts...)
+			if err != nil {
+				closeAll()
+				return nil, nil, usageErr("display: %w", err)
+			}
+			multi = append(multi, con)
+		case "framebuffer":
+			f, warn, err := fb.New(fb.Config{Device: cfg.Display.Framebuffer, Lang: cfg.Display.Lang, Font: cfg.Display.Font})
+			if err != nil {
+				closeAll()
+				return nil, nil, usageErr("display.framebuffer: %w", err)
+			}
+			if warn != nil {
+				log.Warn("framebuffer display", "err", warn)
+			}
+			multi = append(multi, f)
+			closers = append(closers, func() { _ = f.Close() })
+		case "status":
+			st, err := display.NewStatusFile(afero.NewOsFs(), cfg.Display.StatusFile, cfg.Display.Lang, time.Now)
+			if err != nil {
+				closeAll()
+				return nil, nil, usageErr("display.status_file: %w", err)
+			}
+			multi = append(multi, st)
+		}
 	}
-	closeFn := func() {}
-	if lw != nil {
-		closeFn = lw.close
-	}
-	return display.Multi{con}, closeFn, nil
+	return multi, closeAll, nil
 }
 
 // lazyWriter opens a tty for writing at the first Write.

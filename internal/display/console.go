@@ -11,28 +11,71 @@ import (
 
 // Console writes screens as plain text lines, for a text console
 // (/dev/tty1) or standard output. Lines fit an 80-column terminal for
-// ordinary terminal IDs and SMS texts; nothing is cleared or redrawn, so the
-// output also reads well in a log.
+// ordinary terminal IDs and SMS texts; nothing is cleared or redrawn and no
+// escape sequence is written, so the output also reads well in a log.
+//
+// The prompt carries the QR code of its SMSTO URI, drawn with Unicode half
+// blocks (two module rows per line, so modules are square on a terminal
+// whose cells are twice as high as wide) inside its quiet zone. A code that
+// would not fit 80 columns (an SMS body of hundreds of characters) is left
+// out with its hint: the text still says what to send where. The block
+// characters are of East Asian "ambiguous" width: a terminal emulator set
+// to draw those double width (an option in some CJK locales) stretches the
+// code out of shape; the Linux VT and default emulator settings draw them
+// single width.
 type Console struct {
 	mu    sync.Mutex // guards w, last, shown
 	w     io.Writer
 	lang  string
 	msgs  map[msgID]string
+	opts  consoleOptions
 	last  Screen
 	shown bool
 }
 
+// ConsoleOption changes how a Console draws.
+type ConsoleOption func(*consoleOptions)
+
+type consoleOptions struct {
+	lightBackground bool
+	noQR            bool
+}
+
+// LightBackground draws the QR code for a terminal with dark text on a
+// light background. By default the code is drawn for light text on a dark
+// background, as on the Linux VT (/dev/tty1): a scanner needs dark modules
+// on light, so the ink must be the light modules there.
+func LightBackground() ConsoleOption {
+	return func(o *consoleOptions) { o.lightBackground = true }
+}
+
+// WithoutQR leaves the QR code (and its hint) out of the prompt, for a
+// console that is only a log.
+func WithoutQR() ConsoleOption {
+	return func(o *consoleOptions) { o.noQR = true }
+}
+
+// consoleWidth is the width, in columns, that every line fits.
+const consoleWidth = 80
+
+// qrIndent is put before each line of the QR code.
+const qrIndent = "  "
+
 // NewConsole returns a console writing to w in lang: "en" or "zh-CN"
 // ("zh" and other case or "_" spellings are accepted; "" means "en").
-func NewConsole(w io.Writer, lang string) (*Console, error) {
+func NewConsole(w io.Writer, lang string, opts ...ConsoleOption) (*Console, error) {
 	if w == nil {
 		return nil, errors.New("display: console needs a writer")
 	}
-	key, ok := lookupLanguage(lang)
-	if !ok {
-		return nil, fmt.Errorf("display: %w %q (supported: %s)", ErrUnsupportedLanguage, lang, strings.Join(Languages(), ", "))
+	key, err := Language(lang)
+	if err != nil {
+		return nil, fmt.Errorf("display: %w", err)
 	}
-	return &Console{w: w, lang: key, msgs: catalogues[key]}, nil
+	c := &Console{w: w, lang: key, msgs: catalogues[key]}
+	for _, o := range opts {
+		o(&c.opts)
+	}
+	return c, nil
 }
 
 // Language returns the catalogue the console uses, e.g. "zh-CN".
@@ -59,78 +102,35 @@ func (c *Console) Show(s Screen) error {
 
 // render returns the screen's text, one line per "\n", ending in "\n".
 func (c *Console) render(s Screen) string {
+	w := word(c.lang, c.msgs, s)
+	var qr []string
+	if w.QR != "" && !c.opts.noQR {
+		// An encoding error can only come from a payload too long for any
+		// QR code; like one too wide for the console, it is left out.
+		if code, err := EncodeQR(w.QR); err == nil && len(qrIndent)+code.Size+2*QuietZone <= consoleWidth {
+			qr = halfBlocks(code, qrIndent, !c.opts.lightBackground)
+		}
+	}
 	var b strings.Builder
-	line := func(id msgID) {
-		b.WriteString(c.fill(c.msgs[id], s))
+	for _, l := range w.Lines {
+		switch l.Role {
+		case RoleScanHint:
+			if qr == nil {
+				continue
+			}
+		case RoleQR:
+			for _, q := range qr {
+				b.WriteString(q)
+				b.WriteByte('\n')
+			}
+			continue
+		case RoleProblemDetail:
+			b.WriteString("  ")
+		}
+		b.WriteString(l.String())
 		b.WriteByte('\n')
-	}
-	problem := func() {
-		if s.Error == "" {
-			return
-		}
-		// Error text may be several lines (errors.Join): keep them, indented
-		// under the first.
-		lines := strings.Split(strings.TrimRight(s.Error, "\n"), "\n")
-		b.WriteString(strings.ReplaceAll(c.msgs[msgProblem], "{error}", clean(lines[0])))
-		b.WriteByte('\n')
-		for _, l := range lines[1:] {
-			b.WriteString("  " + clean(l) + "\n")
-		}
-	}
-	terminal := func() {
-		if s.TerminalID != "" {
-			line(msgTerminalID)
-		}
-	}
-
-	line(msgTitle)
-	switch s.State {
-	case StateChecking:
-		terminal()
-		line(msgChecking)
-		problem()
-	case StatePrompt:
-		line(msgNotActivated)
-		terminal()
-		line(msgTextToActivate)
-		if s.Offline {
-			line(msgOffline)
-		}
-		problem()
-		line(msgWaiting)
-	case StateUnknown:
-		line(msgUnknown)
-		terminal()
-		line(msgContactSupport)
-		problem()
-	case StateBound:
-		if s.MSISDN != "" {
-			line(msgBound)
-		} else {
-			line(msgBoundNoNumber)
-		}
-		terminal()
-	case StateError:
-		line(msgAttention)
-		terminal()
-		if s.Error != "" {
-			problem()
-		} else {
-			line(msgSeeLog)
-		}
 	}
 	return b.String()
-}
-
-// fill replaces the placeholders of msg in one pass, so that a value that
-// happens to contain "{to}" is shown as is.
-func (c *Console) fill(msg string, s Screen) string {
-	return strings.NewReplacer(
-		"{tid}", clean(s.TerminalID),
-		"{to}", clean(s.SMSTo),
-		"{body}", clean(s.SMSBody),
-		"{msisdn}", clean(s.MSISDN),
-	).Replace(msg)
 }
 
 // clean replaces control characters, which could move the cursor, clear

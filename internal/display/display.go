@@ -88,4 +88,5 @@ func (m Multi) Show(s Screen) error {
 var (
 	_ Display = Multi(nil)
 	_ Display = (*Console)(nil)
+	_ Display = (*StatusFile)(nil)
 )

@@ -216,14 +216,15 @@ func TestCataloguesMatch(t *testing.T) {
 	}
 }
 
-// TestEveryMessageIsUsed catches catalogue entries no renderer shows any
-// more, by looking for each message constant in console.go.
+// TestEveryMessageIsUsed catches catalogue entries no backend shows any
+// more, by looking for each message constant in words.go, where every
+// backend gets its wording.
 func TestEveryMessageIsUsed(t *testing.T) {
 	consts := regexp.MustCompile(`(?m)^\s*(msg[A-Za-z]+)\s+msgID = "`).FindAllStringSubmatch(mustRead(t, "messages.go"), -1)
 	require.Len(t, consts, len(catalogues["en"]), "one msgID constant per message")
-	renderer := mustRead(t, "console.go")
+	wording := mustRead(t, "words.go")
 	for _, m := range consts {
-		assert.Contains(t, renderer, m[1], "message %s is never rendered", m[1])
+		assert.Contains(t, wording, m[1], "message %s is never worded", m[1])
 	}
 }
 

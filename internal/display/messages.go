@@ -1,6 +1,7 @@
 package display
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 )
@@ -17,6 +18,7 @@ const (
 	msgNotActivated   msgID = "not_activated"
 	msgTerminalID     msgID = "terminal_id"      // {tid}
 	msgTextToActivate msgID = "text_to_activate" // {body} {to}
+	msgScanQR         msgID = "scan_qr"
 	msgWaiting        msgID = "waiting"
 	msgOffline        msgID = "offline"
 	msgBound          msgID = "bound" // {msisdn}
@@ -38,6 +40,7 @@ var catalogues = map[string]map[msgID]string{
 		msgNotActivated:   "Not activated.",
 		msgTerminalID:     "Terminal ID: {tid}",
 		msgTextToActivate: "To activate, text  {body}  to  {to}\nfrom the phone that will pay.",
+		msgScanQR:         "Or scan the QR code with that phone: the message opens, ready to send.",
 		msgWaiting:        "Waiting for confirmation…",
 		msgOffline:        "Note: the service platform cannot be reached; activation by SMS still works.",
 		msgBound:          "Activated. Bound to {msisdn}.",
@@ -54,6 +57,7 @@ var catalogues = map[string]map[msgID]string{
 		msgNotActivated:   "未开通",
 		msgTerminalID:     "终端编号：{tid}",
 		msgTextToActivate: "请用付费手机发送短信 {body} 到 {to}",
+		msgScanQR:         "也可用该手机扫描二维码，短信自动填好，发送即可。",
 		msgWaiting:        "正在等待开通确认…",
 		msgOffline:        "注意：暂时无法连接业务平台，短信开通仍然有效。",
 		msgBound:          "已开通，绑定号码 {msisdn}",
@@ -83,6 +87,16 @@ func Languages() []string {
 	}
 	sort.Strings(langs)
 	return langs
+}
+
+// Language returns the name of the catalogue for lang, such as "zh-CN"
+// for "zh_cn" or "en" for "", or an error wrapping ErrUnsupportedLanguage.
+func Language(lang string) (string, error) {
+	key, ok := lookupLanguage(lang)
+	if !ok {
+		return "", fmt.Errorf("%w %q (supported: %s)", ErrUnsupportedLanguage, lang, strings.Join(Languages(), ", "))
+	}
+	return key, nil
 }
 
 // lookupLanguage returns the catalogue key for lang ("" means "en").

@@ -1,0 +1,200 @@
+package display
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/spf13/afero"
+)
+
+// StatusVersion is the version of the status file's schema, written as its
+// "version" field. It changes only when a field changes meaning or goes
+// away; fields may be added without a change, so readers ignore fields
+// they do not know.
+const StatusVersion = 1
+
+// Status is the status file's content: the Screen as data for the
+// terminal's own UI app, which draws its own screen in its own style. The
+// README documents each field.
+type Status struct {
+	Version    int    `json:"version"`
+	State      State  `json:"state"`
+	TerminalID string `json:"terminal_id"`
+	SMSTo      string `json:"sms_to"`
+	SMSBody    string `json:"sms_body"`
+	QRPayload  string `json:"qr_payload"`
+	MSISDN     string `json:"msisdn"`
+	Error      string `json:"error"`
+	Offline    bool   `json:"offline"`
+	Language   string `json:"language"`
+	UpdatedAt  string `json:"updated_at"` // RFC 3339, UTC
+}
+
+// StatusFile writes each new Screen as a JSON Status to one file, for the
+// terminal's UI app to read (or watch with inotify: the file is replaced
+// by a rename, never rewritten in place, so a reader sees the old or the
+// new content, whole). It is safe for concurrent use.
+type StatusFile struct {
+	mu    sync.Mutex // guards last, shown and the file
+	fs    afero.Fs
+	path  string
+	lang  string
+	now   func() time.Time
+	last  Screen
+	shown bool
+}
+
+// statusTempInfix names the temporary files beside the status file.
+const statusTempInfix = ".tmp-"
+
+// statusFileMode lets every user read the status file.
+const statusFileMode = 0o644
+
+// NewStatusFile returns a display that writes to path on fs, saying the
+// screen's language is lang ("en", "zh-CN" or an accepted spelling) and
+// stamping each write with now. Nothing is touched until the first Show:
+// the directory is created then if missing.
+func NewStatusFile(fs afero.Fs, path, lang string, now func() time.Time) (*StatusFile, error) {
+	switch {
+	case fs == nil:
+		return nil, errors.New("display: status file needs a file system")
+	case path == "":
+		return nil, errors.New("display: status file path is empty")
+	case now == nil:
+		return nil, errors.New("display: status file needs a clock")
+	}
+	key, err := Language(lang)
+	if err != nil {
+		return nil, fmt.Errorf("display: %w", err)
+	}
+	return &StatusFile{fs: fs, path: filepath.Clean(path), lang: key, now: now}, nil
+}
+
+// Path returns the status file's path.
+func (f *StatusFile) Path() string { return f.path }
+
+// Show writes s to the status file, unless it equals the last Screen
+// written: updated_at then keeps telling when the state last changed.
+func (f *StatusFile) Show(s Screen) error {
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("display: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.shown && s == f.last {
+		return nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "<" stays "<" for the UI app's authors
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(f.status(s)); err != nil {
+		return fmt.Errorf("display: status file: %w", err)
+	}
+	if err := f.write(buf.Bytes()); err != nil {
+		return fmt.Errorf("display: status file: %w", err)
+	}
+	f.last, f.shown = s, true
+	return nil
+}
+
+// status returns s as the file's content. Values are verbatim: JSON
+// escapes what needs escaping, and the UI app shows them as text.
+func (f *StatusFile) status(s Screen) Status {
+	return Status{
+		Version:    StatusVersion,
+		State:      s.State,
+		TerminalID: s.TerminalID,
+		SMSTo:      s.SMSTo,
+		SMSBody:    s.SMSBody,
+		QRPayload:  QRPayload(s),
+		MSISDN:     s.MSISDN,
+		Error:      s.Error,
+		Offline:    s.Offline,
+		Language:   f.lang,
+		UpdatedAt:  f.now().UTC().Format(time.RFC3339),
+	}
+}
+
+// write replaces the file with data: a temporary file in the same
+// directory is written, synced, closed and renamed over it, then the
+// directory is synced, so that a reader or a power cut sees the old or the
+// new file, never a part.
+func (f *StatusFile) write(data []byte) error {
+	dir := filepath.Dir(f.path)
+	if err := f.fs.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create directory %s: %w", dir, err)
+	}
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails since Go 1.24.
+	tmp := f.path + statusTempInfix + hex.EncodeToString(rnd[:])
+	t, err := f.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, statusFileMode)
+	if err != nil {
+		return fmt.Errorf("create temporary file in %s: %w (is the directory writable?)", dir, err)
+	}
+	renamed := false
+	defer func() {
+		if !renamed {
+			_ = f.fs.Remove(tmp) // garbage whatever went wrong
+		}
+	}()
+	// The agent runs with UMask=0077; the UI app, as another user, must
+	// read the file. Nothing in it is secret: it is what the screen shows.
+	if err := f.fs.Chmod(tmp, statusFileMode); err != nil {
+		t.Close()
+		return fmt.Errorf("chmod %s: %w", tmp, err)
+	}
+	if _, err := t.Write(data); err != nil {
+		t.Close()
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := t.Sync(); err != nil {
+		t.Close()
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err := t.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err := f.fs.Rename(tmp, f.path); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", tmp, f.path, err)
+	}
+	renamed = true
+	d, err := f.fs.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory %s to sync it: %w", dir, err)
+	}
+	if err := d.Sync(); err != nil {
+		d.Close()
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	if err := d.Close(); err != nil {
+		return fmt.Errorf("close directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// ReadStatus reads and checks a status file: for the UI app's authors, the
+// agent's status command and tests.
+func ReadStatus(fs afero.Fs, path string) (Status, error) {
+	data, err := afero.ReadFile(fs, path)
+	if err != nil {
+		return Status{}, fmt.Errorf("read status file: %w", err)
+	}
+	var st Status
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&st); err != nil {
+		return Status{}, fmt.Errorf("status file %s: %w", path, err)
+	}
+	if st.Version != StatusVersion {
+		return st, fmt.Errorf("status file %s: version %d, want %d", path, st.Version, StatusVersion)
+	}
+	return st, nil
+}
