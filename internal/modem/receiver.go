@@ -34,7 +34,7 @@ type Config struct {
 // scan at every (re)initialisation and those announced while it runs. It
 // reopens the port and re-initialises the modem whenever the session fails.
 type Receiver struct {
-	cfg Config
+	cfg   Config
 	out   chan Message
 	del   chan delReq
 	alive chan chan struct{} // liveness probes, answered by Run's goroutine
