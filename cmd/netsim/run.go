@@ -21,8 +21,8 @@ const usage = `bindpay-netsim: the operator's network side of bindpay, simulated
 usage:
   bindpay-netsim serve --terminal TID [--terminal TID ...] [flags]
       run the service platform, OSS, SMS platform and one simulated modem (pty) per
-      terminal; prints "modem TID /dev/pts/N" per terminal, then "url URL"; serves
-      until SIGINT/SIGTERM
+      terminal; prints "modem TID PATH" per terminal (PATH: a symlink to the pty),
+      then "url URL"; serves until SIGINT/SIGTERM
         --listen ADDR            HTTP address (default 127.0.0.1:0)
         --master-key-file FILE   master key, hex (default: the demo key "example master key")
         --master-key-hex HEX     master key, hex
@@ -31,6 +31,8 @@ usage:
         --require-signed         refuse unsigned platform queries (401)
         --state-file FILE        write {"url":…,"modems":{TID:pty}} there once ready
         --verbose                also log every HTTP request and the modems' AT traffic
+        --modem-profile NAME     simulated modem family: generic (default), huawei, quectel,
+                                 sim800, simcom, zte (see internal/modemsim)
   bindpay-netsim phone --url URL [--from 13800138000] [--to 10658000] BODY...
       a phone texts BODY (e.g. "BIND STB0012345678"); exit 0 when accepted
   bindpay-netsim sms --url URL --terminal TID --from NUMBER TEXT...

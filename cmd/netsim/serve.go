@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,7 @@ type serveConfig struct {
 	requireSigned bool
 	stateFile     string
 	verbose       bool
+	modemProfile  string
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -62,6 +64,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.BoolVar(&c.requireSigned, "require-signed", false, "refuse unsigned platform queries")
 	fs.StringVar(&c.stateFile, "state-file", "", "write the URL and modem ptys as JSON to `file` once ready")
 	fs.BoolVar(&c.verbose, "verbose", false, "also log every HTTP request and the modems' AT traffic")
+	fs.StringVar(&c.modemProfile, "modem-profile", "generic", "simulated modem `family`: "+strings.Join(modemsim.Profiles(), ", "))
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
@@ -74,6 +77,8 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 		return c, usagef("serve: --master-key-file and --master-key-hex are exclusive")
 	case c.confirmDelay < 0:
 		return c, usagef("serve: --confirm-delay %v is negative", c.confirmDelay)
+	case !slices.Contains(modemsim.Profiles(), c.modemProfile):
+		return c, usagef("serve: --modem-profile %q: want one of %s", c.modemProfile, strings.Join(modemsim.Profiles(), ", "))
 	}
 	return c, nil
 }
@@ -145,7 +150,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) (err er
 
 	state := stateFile{Modems: make(map[string]string)}
 	for _, tid := range c.terminals {
-		opts := []modemsim.Option{modemsim.WithIMEI(imeiFor(tid))}
+		opts := []modemsim.Option{modemsim.WithProfile(c.modemProfile), modemsim.WithIMEI(imeiFor(tid))}
 		if c.verbose {
 			mlog := log.With("terminal", tid)
 			opts = append(opts, modemsim.WithLog(func(format string, args ...any) { mlog.Debug(fmt.Sprintf(format, args...)) }))

@@ -40,8 +40,8 @@ func newModem(t *testing.T, opts ...Option) *Modem {
 	return m
 }
 
-// openPort opens the slave exactly as the agent does.
-func openPort(t *testing.T, m *Modem) serial.Port {
+// openSerial opens Path exactly as the agent does.
+func openSerial(t *testing.T, m *Modem) serial.Port {
 	t.Helper()
 	port, err := serial.Open(m.Path(), &serial.Mode{BaudRate: 115200})
 	require.NoError(t, err, "open %s", m.Path())
@@ -58,7 +58,7 @@ type client struct {
 
 func dial(t *testing.T, m *Modem) *client {
 	t.Helper()
-	c := &client{port: openPort(t, m), cmti: make(chan []string, 16)}
+	c := &client{port: openSerial(t, m), cmti: make(chan []string, 16)}
 	c.at = at.New(c.port, at.WithTimeout(time.Second),
 		at.WithIndication("+CMTI:", func(info []string) {
 			select {
@@ -316,11 +316,13 @@ type rawPort struct {
 	mu   sync.Mutex
 	buf  bytes.Buffer
 	more chan struct{} // signalled after each read
+	eof  chan struct{} // closed when a read fails
+	err  error         // the failure, once eof is closed
 }
 
 func openRaw(t *testing.T, m *Modem) *rawPort {
 	t.Helper()
-	r := &rawPort{port: openPort(t, m), more: make(chan struct{}, 1)}
+	r := &rawPort{port: openSerial(t, m), more: make(chan struct{}, 1), eof: make(chan struct{})}
 	go func() {
 		b := make([]byte, 256)
 		for {
@@ -333,6 +335,8 @@ func openRaw(t *testing.T, m *Modem) *rawPort {
 			default:
 			}
 			if err != nil {
+				r.err = err
+				close(r.eof)
 				return
 			}
 		}
@@ -350,11 +354,19 @@ func (r *rawPort) send(t *testing.T, s string) {
 // all of it.
 func (r *rawPort) expect(t *testing.T, want string) string {
 	t.Helper()
+	return r.await(t, fmt.Sprintf("output ending with %q", want), func(got string) bool {
+		return strings.HasSuffix(got, want)
+	})
+}
+
+// await waits until ok(output), then returns and consumes all of it.
+func (r *rawPort) await(t *testing.T, what string, ok func(got string) bool) string {
+	t.Helper()
 	ctx := ctxTimeout(t, 5*time.Second)
 	for {
 		r.mu.Lock()
 		got := r.buf.String()
-		if strings.HasSuffix(got, want) {
+		if ok(got) {
 			r.buf.Reset()
 			r.mu.Unlock()
 			return got
@@ -363,7 +375,7 @@ func (r *rawPort) expect(t *testing.T, want string) string {
 		select {
 		case <-r.more:
 		case <-ctx.Done():
-			t.Fatalf("got %q, want it to end with %q", got, want)
+			t.Fatalf("got %q, want %s", got, what)
 		}
 	}
 }
@@ -549,26 +561,58 @@ func TestNewRejectsZeroCapacity(t *testing.T) {
 	assert.Error(t, err)
 }
 
-// FuzzExecLine checks that any command line gets exactly one result code
-// and never panics.
+// FuzzExecLine checks that any command line, on any profile and with any
+// SIM and window condition, gets exactly one result code (or none, only
+// where WithCPINNoFinalOK says so) and never panics.
 func FuzzExecLine(f *testing.F) {
-	for _, s := range []string{"AT", "ATE0", "AT+CMGL=4", "AT+CNMI=2,1,0,0,0", `AT+CPMS="SM","SM"`,
-		"AT+CMGD=1,4", "AT+CMGR=1", `AT+CSCA="+8613800100500",145;+CSQ`, "hello", `AT+CSCS="`} {
-		f.Add(s)
+	seeds := []string{"AT", "ATE0", "AT+CMGL=4", "AT+CNMI=2,1,0,0,0", `AT+CPMS="SM","SM"`,
+		"AT+CMGD=1,4", "AT+CMGR=1", `AT+CSCA="+8613800100500",145;+CSQ`, "hello", `AT+CSCS="`,
+		"ATE0V1Q0&C1&D2+CMEE=1", "ATS0=0;S7?", "AT^CURC=0", "AT+CPIN?", `AT+CPIN="1234"`, "AT+CMGR=0",
+		"AT+CMEE=1;+CREG=2", "AT+MODE=2", `AT+CMGL="ALL"`, "AT+CNMI=?", "AT+CMGD=?", "AT&F;+CPMS=?",
+		"ATS", "AT&", "ATS99999999999999999999=1", "AT+", "AT;;;", "AT+CMGD=,4"}
+	for i, s := range seeds {
+		f.Add(s, uint8(i), uint8(i*37))
 	}
 	pdus, err := EncodeDeliver("+8613800138000", "hi", scts, 0)
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, line string) {
-		s := newState(defaultConfig())
-		msg, err := parsePDU(pdus[0])
+	msg, err := parsePDU(pdus[0])
+	if err != nil {
+		f.Fatal(err)
+	}
+	names := Profiles()
+	f.Fuzz(func(t *testing.T, line string, profile, quirks uint8) {
+		opts := []Option{WithProfile(names[int(profile)%len(names)])}
+		if quirks&1 != 0 {
+			opts = append(opts, WithCPINNoFinalOK())
+		}
+		if quirks&2 != 0 {
+			opts = append(opts, WithIndexBase(0), WithMissingStat(), WithAlpha(AlphaMissing))
+		}
+		switch quirks >> 6 {
+		case 1:
+			opts = append(opts, WithSIMState(SIMPIN))
+		case 2:
+			opts = append(opts, WithSIMState(SIMNotInserted))
+		}
+		cfg, err := buildConfig(opts)
 		require.NoError(t, err)
+		s := newState(cfg)
 		s.put(msg)
-		s.cmee = 2
-		reply := s.execLine(line)
-		ok := strings.HasSuffix(reply, "\r\nOK\r\n") || strings.HasSuffix(reply, "\r\nERROR\r\n") ||
-			strings.Contains(reply, "\r\n+CME ERROR: ") || strings.Contains(reply, "\r\n+CMS ERROR: ")
-		assert.True(t, ok, "reply %q to %q has no result code", reply, line)
+		s.cmee = int(quirks>>2) % 3
+		s.simBusy = quirks&16 != 0
+		s.smsReady = quirks&32 == 0
+		r := s.execLine(line)
+		text := r.frame(cfg.lineEnding, nil)
+		switch {
+		case r.final == "":
+			assert.True(t, cfg.cpinNoFinalOK, "reply %q to %q has no result code", text, line)
+		case r.final == "OK", r.final == "ERROR", r.final == cfg.finalError,
+			strings.HasPrefix(r.final, "+CME ERROR: "), strings.HasPrefix(r.final, "+CMS ERROR: "):
+		default:
+			t.Errorf("reply %q to %q: result %q is not a result code", text, line, r.final)
+		}
+		assert.True(t, strings.HasSuffix(text, cfg.lineEnding), "reply %q ends a line", text)
 	})
 }

@@ -28,34 +28,58 @@ func parsePDU(h string) (message, error) {
 	return message{stat: 0, pdu: h, tpduLen: len(p.TPDU)}, nil
 }
 
-// state is the modem's settings, storage and command log. It does no I/O:
-// execLine turns one command line into the bytes of its reply. The Modem
-// guards it with its mutex.
+// state is the modem's settings, storage and command log. It does no I/O
+// and reads no clock: execLine turns one command line into its reply, and
+// the time-dependent flags (simBusy, smsReady) are flipped by the Modem's
+// server when their windows end. The Modem guards it with its mutex.
 type state struct {
-	cfg   config
-	echo  bool
-	cmee  int
-	cmgf  int
-	cnmi  [5]int // mode, mt, bm, ds, bfr
-	cscs  string
-	csca  string
-	tosca int
-	csms  int
-	reg   map[string]int // <n> of +CREG, +CGREG, +CEREG
-	slots []*message     // slots[i] is index i+1; nil when free
-	cmds  []string
+	cfg      config
+	echo     bool
+	cmee     int
+	cmgf     int
+	cnmi     [5]int // mode, mt, bm, ds, bfr
+	cscs     string
+	csca     string
+	tosca    int
+	csms     int
+	clip     int
+	csdh     int
+	curc     int            // Huawei ^CURC: periodic vendor URCs on (1) or off
+	reg      map[string]int // <n> of +CREG, +CGREG, +CEREG
+	sregs    map[int]int    // S-registers set with ATSn=v
+	sim      string         // SIMReady, SIMPIN or SIMNotInserted
+	simBusy  bool           // within the SIM-busy window after power-on
+	smsReady bool           // the SMS-not-ready window after power-on is over
+	slots    []*message     // slots[i] is wire index i+cfg.indexBase; nil when free
+	cmds     []string
+
+	noFinal bool // set by a command whose reply must have no result code
 }
 
 func newState(cfg config) *state {
-	return &state{
+	s := &state{
 		cfg:   cfg,
-		echo:  true,
-		cscs:  "GSM",
 		csca:  cfg.smsc,
 		tosca: tosca(cfg.smsc),
-		reg:   map[string]int{},
 		slots: make([]*message, cfg.capacity),
 	}
+	s.powerOn()
+	return s
+}
+
+// powerOn restores what a modem forgets when it restarts. The storage and
+// the SMSC address live on the SIM and are kept, as is the command log.
+func (s *state) powerOn() {
+	s.echo = s.cfg.echoAtPowerOn
+	s.cmee, s.cmgf, s.csms, s.clip, s.csdh = 0, 0, 0, 0, 0
+	s.cnmi = [5]int{}
+	s.cscs = "GSM"
+	s.curc = 1
+	s.reg = map[string]int{}
+	s.sregs = map[int]int{}
+	s.sim = s.cfg.simState
+	s.simBusy = s.cfg.simBusyFor > 0
+	s.smsReady = s.cfg.smsReadyAfter == 0
 }
 
 func tosca(number string) int {
@@ -65,12 +89,24 @@ func tosca(number string) int {
 	return 129
 }
 
-// put stores msg in the lowest free slot.
+// wire converts a slot position to the index the modem reports.
+func (s *state) wire(i int) int { return i + s.cfg.indexBase }
+
+// slot converts an index from the wire to a slot position, or -1.
+func (s *state) slot(n int) int {
+	i := n - s.cfg.indexBase
+	if i < 0 || i >= len(s.slots) {
+		return -1
+	}
+	return i
+}
+
+// put stores msg in the lowest free slot and returns its wire index.
 func (s *state) put(msg message) (int, bool) {
 	for i, sl := range s.slots {
 		if sl == nil {
 			s.slots[i] = &msg
-			return i + 1, true
+			return s.wire(i), true
 		}
 	}
 	return 0, false
@@ -90,7 +126,7 @@ func (s *state) slotsSnapshot() []Slot {
 	var out []Slot
 	for i, sl := range s.slots {
 		if sl != nil {
-			out = append(out, Slot{Index: i + 1, Stat: sl.stat, PDU: sl.pdu})
+			out = append(out, Slot{Index: s.wire(i), Stat: sl.stat, PDU: sl.pdu})
 		}
 	}
 	return out
@@ -99,8 +135,12 @@ func (s *state) slotsSnapshot() []Slot {
 // indicationsOn reports whether a stored SMS is announced with +CMTI.
 func (s *state) indicationsOn() bool { return s.cnmi[1] == 1 }
 
-// reset is ATZ / AT&F.
+// cmti is the indication of a message stored at wire index n.
+func cmti(n int) string { return fmt.Sprintf(`+CMTI: "SM",%d`, n) }
+
+// reset is ATZ / AT&F: the settings of the stored profile come back.
 func (s *state) reset() {
+	s.echo = s.cfg.echoAtPowerOn
 	s.cnmi = [5]int{}
 	s.cmgf = 0
 }
@@ -109,7 +149,7 @@ func (s *state) reset() {
 type errClass int
 
 const (
-	errPlain errClass = iota // always "ERROR": syntax, unknown command
+	errPlain errClass = iota // unknown or unsupported: the profile's final error
 	errCME                   // "+CME ERROR: <n>" with AT+CMEE=1/2
 	errCMS                   // "+CMS ERROR: <n>" with AT+CMEE=1/2
 )
@@ -122,18 +162,30 @@ type cmdErr struct {
 var (
 	errSyntax = &cmdErr{class: errPlain}
 	// 3GPP TS 27.007 §9.2 codes.
-	errNotAllowed = &cmdErr{class: errCME, code: 3}
-	errBadParam   = &cmdErr{class: errCME, code: 50}
+	errNotAllowed     = &cmdErr{class: errCME, code: 3}
+	errSIMNotInserted = &cmdErr{class: errCME, code: 10}
+	errSIMPINRequired = &cmdErr{class: errCME, code: 11}
+	errSIMBusy        = &cmdErr{class: errCME, code: 14}
+	errBadPassword    = &cmdErr{class: errCME, code: 16}
+	errBadParam       = &cmdErr{class: errCME, code: 50}
 	// 3GPP TS 27.005 §3.2.5 codes.
-	errSMSNotSupported = &cmdErr{class: errCMS, code: 303}
-	errSMSNotAllowed   = &cmdErr{class: errCMS, code: 302}
-	errSMSBadParam     = &cmdErr{class: errCMS, code: 304}
-	errSMSBadIndex     = &cmdErr{class: errCMS, code: 321}
+	errSMSNotAllowed     = &cmdErr{class: errCMS, code: 302}
+	errSMSNotSupported   = &cmdErr{class: errCMS, code: 303}
+	errSMSBadParam       = &cmdErr{class: errCMS, code: 304}
+	errSMSSIMNotInserted = &cmdErr{class: errCMS, code: 310}
+	errSMSSIMPIN         = &cmdErr{class: errCMS, code: 311}
+	errSMSSIMBusy        = &cmdErr{class: errCMS, code: 314}
+	errSMSBadIndex       = &cmdErr{class: errCMS, code: 321}
+	errSMSUnknown        = &cmdErr{class: errCMS, code: 500}
 )
 
 var cmeText = map[int]string{
 	3:  "operation not allowed",
 	4:  "operation not supported",
+	10: "SIM not inserted",
+	11: "SIM PIN required",
+	14: "SIM busy",
+	16: "incorrect password",
 	50: "Incorrect parameters",
 }
 
@@ -141,8 +193,12 @@ var cmsText = map[int]string{
 	302: "operation not allowed",
 	303: "operation not supported",
 	304: "invalid PDU mode parameter",
+	310: "SIM not inserted",
+	311: "SIM PIN required",
+	314: "SIM busy",
 	321: "invalid memory index",
 	322: "memory full",
+	500: "unknown error",
 }
 
 // final is the result code line for e.
@@ -150,7 +206,10 @@ func (s *state) final(e *cmdErr) string {
 	if e == nil {
 		return "OK"
 	}
-	if e.class == errPlain || s.cmee == 0 {
+	if e.class == errPlain {
+		return s.cfg.finalError
+	}
+	if s.cmee == 0 {
 		return "ERROR"
 	}
 	prefix, texts := "+CME ERROR: ", cmeText
@@ -163,53 +222,215 @@ func (s *state) final(e *cmdErr) string {
 	return prefix + strconv.Itoa(e.code)
 }
 
+// reply is the modem's answer to one command line, before framing.
+type reply struct {
+	echo   string // the line as received, sent back when echoed
+	echoed bool
+	info   []string
+	final  string // the result code; "" when the modem sends none
+}
+
 // execLine executes one command line, records it, and returns the reply:
 // the echo (if echo was on when the line arrived), the information lines
-// and the result code, framed as a modem frames them.
-func (s *state) execLine(line string) string {
-	var b strings.Builder
-	if s.echo {
-		b.WriteString(line)
-		b.WriteString("\r\n")
-	}
+// and the result code.
+func (s *state) execLine(line string) reply {
+	r := reply{echo: line, echoed: s.echo}
+	s.noFinal = false
 	info, e := s.run(strings.TrimSpace(line))
 	s.cmds = append(s.cmds, line)
-	if len(info) > 0 {
-		b.WriteString("\r\n")
-		for _, l := range info {
-			b.WriteString(l)
-			b.WriteString("\r\n")
-		}
+	r.info = info
+	if e != nil || !s.noFinal {
+		r.final = s.final(e)
 	}
-	b.WriteString("\r\n")
-	b.WriteString(s.final(e))
-	b.WriteString("\r\n")
-	return b.String()
+	return r
 }
 
 // overflowReply answers a line longer than the input buffer.
-func (s *state) overflowReply(line string) string {
+func (s *state) overflowReply(line string) reply {
 	s.cmds = append(s.cmds, line)
-	return "\r\nERROR\r\n"
+	return reply{final: s.final(errSyntax)}
 }
 
+// isHeader reports whether an information line is a message header that
+// its PDU line must follow without anything in between.
+func isHeader(l string) bool {
+	return strings.HasPrefix(l, "+CMGL:") || strings.HasPrefix(l, "+CMGR:")
+}
+
+// frame renders r as the modem sends it, every line ended with le. between,
+// when not nil, is called at each point where a real modem may slip in an
+// unsolicited line: before the echo, after it, after each information line
+// (or header and PDU pair) and after the result code.
+func (r reply) frame(le string, between func(*strings.Builder)) string {
+	var b strings.Builder
+	opportunity := func() {
+		if between != nil {
+			between(&b)
+		}
+	}
+	opportunity()
+	if r.echoed {
+		b.WriteString(r.echo)
+		b.WriteString(le)
+		opportunity()
+	}
+	if len(r.info) > 0 {
+		b.WriteString(le)
+		for i := 0; i < len(r.info); {
+			n := 1
+			if isHeader(r.info[i]) && i+1 < len(r.info) {
+				n = 2
+			}
+			for _, l := range r.info[i : i+n] {
+				b.WriteString(l)
+				b.WriteString(le)
+			}
+			i += n
+			opportunity()
+		}
+	}
+	if r.final != "" {
+		b.WriteString(le)
+		b.WriteString(r.final)
+		b.WriteString(le)
+		opportunity()
+	}
+	return b.String()
+}
+
+// frameLine renders an unsolicited line as a modem sends it.
+func frameLine(le, line string) string { return le + line + le }
+
+// run executes the commands of a line: basic commands (E0, V1, &F, S0=0…)
+// possibly followed by extended commands separated by ';'. The first error
+// ends the line.
 func (s *state) run(line string) ([]string, *cmdErr) {
 	if len(line) < 2 || !strings.EqualFold(line[:2], "AT") {
 		return nil, errSyntax
 	}
 	var info []string
-	for _, seg := range splitOutsideQuotes(line[2:], ';') {
-		seg = strings.TrimSpace(seg)
-		if seg == "" {
+	rest := line[2:]
+	for rest != "" {
+		c := rest[0]
+		switch {
+		case c == ' ' || c == ';':
+			rest = rest[1:]
 			continue
-		}
-		i, e := s.runOne(seg)
-		info = append(info, i...)
-		if e != nil {
-			return info, e
+		case isExtendedPrefix(c):
+			seg := rest
+			if parts := splitOutsideQuotes(rest, ';'); len(parts) > 1 {
+				seg = parts[0]
+				rest = rest[len(seg)+1:]
+			} else {
+				rest = ""
+			}
+			i, e := s.runExtended(strings.TrimSpace(seg))
+			info = append(info, i...)
+			if e != nil {
+				return info, e
+			}
+		default:
+			var (
+				i []string
+				e *cmdErr
+			)
+			i, rest, e = s.runBasic(rest)
+			info = append(info, i...)
+			if e != nil {
+				return info, e
+			}
 		}
 	}
 	return info, nil
+}
+
+// isExtendedPrefix reports whether c starts an extended (+CMGL) or vendor
+// (^CURC, $QCPMS, *ETC, #CLS) command.
+func isExtendedPrefix(c byte) bool { return c == '+' || c == '^' || c == '$' || c == '*' || c == '#' }
+
+// runBasic executes the basic command at the start of cmd and returns what
+// follows it.
+func (s *state) runBasic(cmd string) (info []string, rest string, e *cmdErr) {
+	name := strings.ToUpper(cmd[:1])
+	cmd = cmd[1:]
+	if name == "&" {
+		if cmd == "" {
+			return nil, "", errSyntax
+		}
+		name += strings.ToUpper(cmd[:1])
+		cmd = cmd[1:]
+	}
+	if name == "S" { // Sn? or Sn=v
+		digits := leadingDigits(cmd)
+		reg, err := strconv.Atoi(digits)
+		cmd = cmd[len(digits):]
+		if err != nil || reg > 255 || cmd == "" {
+			return nil, "", errSyntax
+		}
+		if cmd[0] == '?' {
+			return []string{fmt.Sprintf("%03d", s.sregs[reg])}, cmd[1:], nil
+		}
+		if cmd[0] != '=' {
+			return nil, "", errSyntax
+		}
+		v := leadingDigits(cmd[1:])
+		n, err := strconv.Atoi(v)
+		if err != nil || n > 255 {
+			return nil, "", errSyntax
+		}
+		s.sregs[reg] = n
+		return nil, cmd[1+len(v):], nil
+	}
+	digits := leadingDigits(cmd)
+	rest = cmd[len(digits):]
+	n := 0
+	if digits != "" {
+		var err error
+		if n, err = strconv.Atoi(digits); err != nil {
+			return nil, "", errSyntax
+		}
+	}
+	switch name {
+	case "E":
+		if n > 1 {
+			return nil, "", errSyntax
+		}
+		s.echo = n == 1
+	case "Z", "&F":
+		if n != 0 {
+			return nil, "", errSyntax
+		}
+		s.reset()
+	case "V": // numeric result codes (V0) are not simulated
+		if digits == "" || n != 1 {
+			return nil, "", errSyntax
+		}
+	case "Q": // quiet mode (Q1) is not simulated
+		if n != 0 {
+			return nil, "", errSyntax
+		}
+	case "I":
+		if n != 0 {
+			return nil, "", errSyntax
+		}
+		info = []string{s.cfg.manufacturer, s.cfg.model, "Revision: " + s.cfg.revision}
+	case "H": // nothing to hang up
+	case "&C", "&D", "&K", "&W", "&S": // accepted, not simulated
+		if n > 6 {
+			return nil, "", errSyntax
+		}
+	default:
+		return nil, "", errSyntax
+	}
+	return info, rest, nil
+}
+
+func leadingDigits(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return s[:i]
 }
 
 // op is the form of an extended command.
@@ -224,78 +445,81 @@ const (
 
 type handler func(s *state, o op, args []string) ([]string, *cmdErr)
 
-// handlers maps upper-case extended command names to their implementation.
-var handlers = map[string]handler{
-	"+CMEE":   (*state).cmdCMEE,
-	"+CGMI":   identity(func(c config) string { return c.manufacturer }),
-	"+GMI":    identity(func(c config) string { return c.manufacturer }),
-	"+CGMM":   identity(func(c config) string { return c.model }),
-	"+GMM":    identity(func(c config) string { return c.model }),
-	"+CGMR":   identity(func(c config) string { return c.revision }),
-	"+GMR":    identity(func(c config) string { return c.revision }),
-	"+CGSN":   identity(func(c config) string { return c.imei }),
-	"+GSN":    identity(func(c config) string { return c.imei }),
-	"+CIMI":   identity(func(c config) string { return c.imsi }),
-	"+CCID":   iccid("+CCID"),
-	"+QCCID":  iccid("+QCCID"),
-	"+CICCID": iccid("+ICCID"),
-	"+GCAP":   (*state).cmdGCAP,
-	"+CPIN":   (*state).cmdCPIN,
-	"+CSQ":    (*state).cmdCSQ,
-	"+CFUN":   (*state).cmdCFUN,
-	"+CREG":   registration("+CREG"),
-	"+CGREG":  registration("+CGREG"),
-	"+CEREG":  registration("+CEREG"),
-	"+COPS":   (*state).cmdCOPS,
-	"+CMGF":   (*state).cmdCMGF,
-	"+CSCS":   (*state).cmdCSCS,
-	"+CSMS":   (*state).cmdCSMS,
-	"+CSCA":   (*state).cmdCSCA,
-	"+CPMS":   (*state).cmdCPMS,
-	"+CNMI":   (*state).cmdCNMI,
-	"+CMGL":   (*state).cmdCMGL,
-	"+CMGR":   (*state).cmdCMGR,
-	"+CMGD":   (*state).cmdCMGD,
+// smsCmds are the commands of the SMS subsystem: they fail until it is
+// ready after power-on.
+var smsCmds = map[string]bool{
+	"+CMGF": true, "+CPMS": true, "+CNMI": true, "+CMGL": true, "+CMGR": true,
+	"+CMGD": true, "+CSCA": true, "+CSMS": true,
 }
 
-func (s *state) runOne(seg string) ([]string, *cmdErr) {
+// simCmds are the commands that read the SIM: they fail while it is busy,
+// locked or absent.
+var simCmds = map[string]bool{
+	"+CIMI": true, "+CCID": true, "+QCCID": true, "+CICCID": true, "+CNUM": true,
+	"+CPMS": true, "+CMGL": true, "+CMGR": true, "+CMGD": true, "+CSCA": true,
+}
+
+// gate returns the error a command gets before it runs, if any.
+func (s *state) gate(name string) *cmdErr {
+	sms := smsCmds[name]
+	if simCmds[name] {
+		var e, smsErr *cmdErr
+		switch {
+		case s.sim == SIMNotInserted:
+			e, smsErr = errSIMNotInserted, errSMSSIMNotInserted
+		case s.sim == SIMPIN:
+			e, smsErr = errSIMPINRequired, errSMSSIMPIN
+		case s.simBusy:
+			e, smsErr = errSIMBusy, errSMSSIMBusy
+		}
+		if e != nil && sms {
+			return smsErr
+		}
+		if e != nil {
+			return e
+		}
+	}
+	if sms && !s.smsReady {
+		return errSMSUnknown
+	}
+	return nil
+}
+
+func (s *state) runExtended(seg string) ([]string, *cmdErr) {
 	up := strings.ToUpper(seg)
-	switch up {
-	case "Z", "Z0", "&F", "&F0":
-		s.reset()
-		return nil, nil
-	case "E", "E0":
-		s.echo = false
-		return nil, nil
-	case "E1":
-		s.echo = true
-		return nil, nil
-	case "I", "I0":
-		return []string{s.cfg.manufacturer, s.cfg.model, "Revision: " + s.cfg.revision}, nil
-	}
-	if up[0] != '+' {
-		return nil, errSyntax
-	}
 	end := strings.IndexAny(up, "=?")
 	if end < 0 {
 		end = len(up)
 	}
-	h, ok := handlers[up[:end]]
+	name := up[:end]
+	h, ok := handlers[name]
+	if !ok {
+		h, ok = s.cfg.vendor[name]
+	}
 	if !ok {
 		return nil, errSyntax
 	}
 	rest := seg[end:]
+	var o op
+	var args []string
 	switch {
 	case rest == "":
-		return h(s, opExec, nil)
+		o = opExec
 	case rest == "?":
-		return h(s, opRead, nil)
+		o = opRead
 	case rest == "=?":
-		return h(s, opTest, nil)
+		o = opTest
 	case rest[0] == '=':
-		return h(s, opSet, parseArgs(rest[1:]))
+		o, args = opSet, parseArgs(rest[1:])
+	default:
+		return nil, errSyntax
 	}
-	return nil, errSyntax
+	if o != opTest {
+		if e := s.gate(name); e != nil {
+			return nil, e
+		}
+	}
+	return h(s, o, args)
 }
 
 // splitOutsideQuotes splits s at sep, except inside double quotes.
@@ -339,356 +563,4 @@ func intArg(args []string, i, def int) (int, bool) {
 		return 0, false
 	}
 	return n, true
-}
-
-func identity(get func(config) string) handler {
-	return func(s *state, o op, _ []string) ([]string, *cmdErr) {
-		switch o {
-		case opExec:
-			return []string{get(s.cfg)}, nil
-		case opTest:
-			return nil, nil
-		}
-		return nil, errSyntax
-	}
-}
-
-func iccid(prefix string) handler {
-	return func(s *state, o op, _ []string) ([]string, *cmdErr) {
-		switch o {
-		case opExec, opRead:
-			return []string{prefix + ": " + s.cfg.iccid}, nil
-		case opTest:
-			return nil, nil
-		}
-		return nil, errSyntax
-	}
-}
-
-func registration(name string) handler {
-	return func(s *state, o op, args []string) ([]string, *cmdErr) {
-		switch o {
-		case opRead:
-			n := s.reg[name]
-			if n == 2 {
-				return []string{fmt.Sprintf(`%s: 2,1,"1A2B","0C3D4E5F",7`, name)}, nil
-			}
-			return []string{fmt.Sprintf("%s: %d,1", name, n)}, nil
-		case opTest:
-			return []string{name + ": (0-2)"}, nil
-		case opSet:
-			n, ok := intArg(args, 0, 0)
-			if !ok || n < 0 || n > 2 || len(args) > 1 {
-				return nil, errBadParam
-			}
-			s.reg[name] = n
-			return nil, nil
-		}
-		return nil, errSyntax
-	}
-}
-
-func (s *state) cmdCMEE(o op, args []string) ([]string, *cmdErr) {
-	switch o {
-	case opExec:
-		s.cmee = 0
-		return nil, nil
-	case opRead:
-		return []string{fmt.Sprintf("+CMEE: %d", s.cmee)}, nil
-	case opTest:
-		return []string{"+CMEE: (0-2)"}, nil
-	}
-	n, ok := intArg(args, 0, 0)
-	if !ok || n < 0 || n > 2 || len(args) > 1 {
-		return nil, errBadParam
-	}
-	s.cmee = n
-	return nil, nil
-}
-
-func (s *state) cmdGCAP(o op, _ []string) ([]string, *cmdErr) {
-	switch o {
-	case opExec:
-		return []string{"+GCAP: +CGSM"}, nil
-	case opTest:
-		return nil, nil
-	}
-	return nil, errSyntax
-}
-
-func (s *state) cmdCPIN(o op, _ []string) ([]string, *cmdErr) {
-	switch o {
-	case opRead:
-		return []string{"+CPIN: READY"}, nil
-	case opTest:
-		return nil, nil
-	case opSet:
-		return nil, errNotAllowed // no PIN is pending
-	}
-	return nil, errSyntax
-}
-
-func (s *state) cmdCSQ(o op, _ []string) ([]string, *cmdErr) {
-	switch o {
-	case opExec:
-		return []string{"+CSQ: 20,99"}, nil
-	case opTest:
-		return []string{"+CSQ: (0-31,99),(0-7,99)"}, nil
-	}
-	return nil, errSyntax
-}
-
-func (s *state) cmdCFUN(o op, args []string) ([]string, *cmdErr) {
-	switch o {
-	case opRead:
-		return []string{"+CFUN: 1"}, nil
-	case opTest:
-		return []string{"+CFUN: (0,1,4),(0-1)"}, nil
-	case opSet:
-		fun, ok := intArg(args, 0, 1)
-		if !ok || (fun != 0 && fun != 1 && fun != 4) {
-			return nil, errBadParam
-		}
-		return nil, nil // accepted, not simulated
-	}
-	return nil, errSyntax
-}
-
-func (s *state) cmdCOPS(o op, _ []string) ([]string, *cmdErr) {
-	switch o {
-	case opRead:
-		return []string{fmt.Sprintf("+COPS: 0,0,%q,7", s.cfg.operator)}, nil
-	case opTest:
-		return []string{fmt.Sprintf("+COPS: (2,%q,\"CMCC\",\"46000\",7),,(0-4),(0-2)", s.cfg.operator)}, nil
-	case opSet:
-		return nil, nil // accepted, not simulated
-	}
-	return nil, errSyntax
-}
-
-func (s *state) cmdCMGF(o op, args []string) ([]string, *cmdErr) {
-	switch o {
-	case opRead:
-		return []string{fmt.Sprintf("+CMGF: %d", s.cmgf)}, nil
-	case opTest:
-		return []string{"+CMGF: (0,1)"}, nil
-	case opSet:
-		n, ok := intArg(args, 0, 0)
-		if !ok || n < 0 || n > 1 || len(args) > 1 {
-			return nil, errBadParam
-		}
-		s.cmgf = n
-		return nil, nil
-	}
-	return nil, errSyntax
-}
-
-func (s *state) cmdCSCS(o op, args []string) ([]string, *cmdErr) {
-	switch o {
-	case opRead:
-		return []string{fmt.Sprintf("+CSCS: %q", s.cscs)}, nil
-	case opTest:
-		return []string{`+CSCS: ("GSM","IRA","UCS2")`}, nil
-	case opSet:
-		if len(args) != 1 {
-			return nil, errBadParam
-		}
-		cs := strings.ToUpper(args[0])
-		switch cs {
-		case "GSM", "IRA", "UCS2":
-			s.cscs = cs
-			return nil, nil
-		}
-		return nil, errBadParam
-	}
-	return nil, errSyntax
-}
-
-func (s *state) cmdCSMS(o op, args []string) ([]string, *cmdErr) {
-	switch o {
-	case opRead:
-		return []string{fmt.Sprintf("+CSMS: %d,1,1,1", s.csms)}, nil
-	case opTest:
-		return []string{"+CSMS: (0,1)"}, nil
-	case opSet:
-		n, ok := intArg(args, 0, 0)
-		if !ok || n < 0 || n > 1 || len(args) > 1 {
-			return nil, errSMSBadParam
-		}
-		s.csms = n
-		return []string{"+CSMS: 1,1,1"}, nil
-	}
-	return nil, errSyntax
-}
-
-func (s *state) cmdCSCA(o op, args []string) ([]string, *cmdErr) {
-	switch o {
-	case opRead:
-		return []string{fmt.Sprintf("+CSCA: %q,%d", s.csca, s.tosca)}, nil
-	case opTest:
-		return nil, nil
-	case opSet:
-		if len(args) < 1 || len(args) > 2 || args[0] == "" {
-			return nil, errSMSBadParam
-		}
-		t, ok := intArg(args, 1, tosca(args[0]))
-		if !ok {
-			return nil, errSMSBadParam
-		}
-		s.csca, s.tosca = args[0], t
-		return nil, nil
-	}
-	return nil, errSyntax
-}
-
-func (s *state) cmdCPMS(o op, args []string) ([]string, *cmdErr) {
-	u, c := s.used(), len(s.slots)
-	switch o {
-	case opRead:
-		return []string{fmt.Sprintf(`+CPMS: "SM",%d,%d,"SM",%d,%d,"SM",%d,%d`, u, c, u, c, u, c)}, nil
-	case opTest:
-		return []string{`+CPMS: ("SM"),("SM"),("SM")`}, nil
-	case opSet:
-		if len(args) > 3 {
-			return nil, errSMSBadParam
-		}
-		for _, a := range args {
-			if !strings.EqualFold(a, "SM") {
-				return nil, errSMSNotAllowed // the only memory there is
-			}
-		}
-		return []string{fmt.Sprintf("+CPMS: %d,%d,%d,%d,%d,%d", u, c, u, c, u, c)}, nil
-	}
-	return nil, errSyntax
-}
-
-func (s *state) cmdCNMI(o op, args []string) ([]string, *cmdErr) {
-	switch o {
-	case opRead:
-		n := s.cnmi
-		return []string{fmt.Sprintf("+CNMI: %d,%d,%d,%d,%d", n[0], n[1], n[2], n[3], n[4])}, nil
-	case opTest:
-		return []string{"+CNMI: (0-2),(0,1),(0,2),(0,1),(0,1)"}, nil
-	case opSet:
-		if len(args) > 5 {
-			return nil, errSMSNotSupported
-		}
-		n := s.cnmi // an omitted parameter keeps its value
-		for i := range args {
-			v, ok := intArg(args, i, n[i])
-			if !ok {
-				return nil, errSMSNotSupported
-			}
-			n[i] = v
-		}
-		if n[0] < 0 || n[0] > 2 || n[1] < 0 || n[1] > 1 || (n[2] != 0 && n[2] != 2) ||
-			n[3] < 0 || n[3] > 1 || n[4] < 0 || n[4] > 1 {
-			return nil, errSMSNotSupported
-		}
-		s.cnmi = n
-		return nil, nil
-	}
-	return nil, errSyntax
-}
-
-// statMatches reports whether a slot's stat is selected by a +CMGL <stat>.
-func statMatches(want, stat int) bool { return want == 4 || want == stat }
-
-func (s *state) cmdCMGL(o op, args []string) ([]string, *cmdErr) {
-	if o == opRead {
-		return nil, errSyntax
-	}
-	if s.cmgf != 0 {
-		return nil, errSMSNotSupported // text mode is not simulated
-	}
-	if o == opTest {
-		return []string{"+CMGL: (0-4)"}, nil
-	}
-	want, ok := intArg(args, 0, 0)
-	if !ok || want < 0 || want > 4 || len(args) > 1 {
-		return nil, errSMSBadParam
-	}
-	var info []string
-	for i, sl := range s.slots {
-		if sl == nil || !statMatches(want, sl.stat) {
-			continue
-		}
-		info = append(info, fmt.Sprintf("+CMGL: %d,%d,,%d", i+1, sl.stat, sl.tpduLen), sl.pdu)
-		if sl.stat == 0 {
-			sl.stat = 1 // listing reads the message, as on real modems
-		}
-	}
-	return info, nil
-}
-
-func (s *state) cmdCMGR(o op, args []string) ([]string, *cmdErr) {
-	switch o {
-	case opTest:
-		return nil, nil
-	case opExec:
-		return nil, errSMSBadParam
-	case opRead:
-		return nil, errSyntax
-	}
-	if s.cmgf != 0 {
-		return nil, errSMSNotSupported // text mode is not simulated
-	}
-	i, ok := intArg(args, 0, -1)
-	if !ok || len(args) > 1 {
-		return nil, errSMSBadParam
-	}
-	if i < 1 || i > len(s.slots) || s.slots[i-1] == nil {
-		return nil, errSMSBadIndex
-	}
-	sl := s.slots[i-1]
-	info := []string{fmt.Sprintf("+CMGR: %d,,%d", sl.stat, sl.tpduLen), sl.pdu}
-	if sl.stat == 0 {
-		sl.stat = 1
-	}
-	return info, nil
-}
-
-func (s *state) cmdCMGD(o op, args []string) ([]string, *cmdErr) {
-	switch o {
-	case opTest:
-		var used []string
-		for i, sl := range s.slots {
-			if sl != nil {
-				used = append(used, strconv.Itoa(i+1))
-			}
-		}
-		return []string{fmt.Sprintf("+CMGD: (%s),(0-4)", strings.Join(used, ","))}, nil
-	case opSet:
-	default:
-		return nil, errSyntax
-	}
-	if len(args) > 2 {
-		return nil, errSMSBadParam
-	}
-	i, ok := intArg(args, 0, 0)
-	if !ok {
-		return nil, errSMSBadParam
-	}
-	flag, ok := intArg(args, 1, 0)
-	if !ok || flag < 0 || flag > 4 {
-		return nil, errSMSBadParam
-	}
-	if flag == 0 {
-		if i < 1 || i > len(s.slots) {
-			return nil, errSMSBadIndex
-		}
-		s.slots[i-1] = nil // deleting an empty slot is not an error
-		return nil, nil
-	}
-	// <delflag> 1: read; 2: read and sent; 3: read, sent and unsent; 4: all.
-	// The index is ignored.
-	for j, sl := range s.slots {
-		if sl == nil {
-			continue
-		}
-		if flag == 4 || sl.stat == 1 || (flag >= 2 && sl.stat == 3) || (flag == 3 && sl.stat == 2) {
-			s.slots[j] = nil
-		}
-	}
-	return nil, nil
 }
