@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/afero"
 )
@@ -14,8 +15,16 @@ import (
 // directory is synced so that the rename itself is durable. The temporary
 // file is removed on any failure. Every piece of state bindpay keeps on
 // flash is written this way.
+//
+// A power cut or a kill -9 can leave a temporary file behind, which no
+// deferred removal can prevent; WriteFile removes the ones an earlier
+// write of the same path left, so that crashes never pile files up in the
+// state directory. It therefore assumes one writer of a path at a time (the
+// agent owns its state directory): a concurrent WriteFile of the same path
+// may fail, but neither ever leaves a torn file.
 func WriteFile(fsys afero.Fs, path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
+	removeLeftovers(fsys, path)
 	tmp := path + tempInfix + randomSuffix()
 	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
@@ -45,6 +54,27 @@ func WriteFile(fsys afero.Fs, path string, data []byte, perm os.FileMode) (err e
 	}
 	renamed = true
 	return syncDir(fsys, dir)
+}
+
+// removeLeftovers removes the temporary files of interrupted writes of
+// path. Their removal is made durable by the directory sync of the write
+// that follows; a failure is left to that write to report.
+func removeLeftovers(fsys afero.Fs, path string) {
+	d, err := fsys.Open(filepath.Dir(path))
+	if err != nil {
+		return
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return
+	}
+	prefix := filepath.Base(path) + tempInfix
+	for _, name := range names {
+		if strings.HasPrefix(name, prefix) {
+			_ = fsys.Remove(filepath.Join(filepath.Dir(path), name))
+		}
+	}
 }
 
 // syncDir makes a rename or removal in dir durable.

@@ -43,7 +43,9 @@
 // binding.json.corrupt-<UTC time> for a person to inspect, and reports
 // [ErrCorrupt]. The terminal then simply asks to be activated again.
 //
-// A Store holds no open files and no goroutines; concurrent Save calls on
-// one directory are safe in the sense that each writes a whole record, and
-// the last rename wins.
+// A Store holds no open files and no goroutines. One process writes the
+// state directory at a time (the agent; `reset` when it is stopped): each
+// write removes the temporary files that a write interrupted by a power cut
+// or kill -9 left behind, so a concurrent Save may fail, though never tear a
+// record. Reading (`status`) is safe at any time.
 package flagstore

@@ -73,7 +73,10 @@ func (l *Ledger) Nonces() (Nonces, error) {
 
 // Issue records a nonce the platform issued.
 func (l *Ledger) Issue(nonce string) error {
-	n, _ := l.Nonces() // a corrupt file was moved aside: start afresh
+	n, err := l.Nonces()
+	if err = readable(err); err != nil {
+		return err
+	}
 	if nonce == "" || slices.Contains(n.Issued, nonce) {
 		return nil
 	}
@@ -84,7 +87,10 @@ func (l *Ledger) Issue(nonce string) error {
 // Consume records that a confirmation with this nonce was accepted: it is
 // no longer issued, and a confirmation carrying it again is a replay.
 func (l *Ledger) Consume(nonce string) error {
-	n, _ := l.Nonces()
+	n, err := l.Nonces()
+	if err = readable(err); err != nil {
+		return err
+	}
 	if nonce == "" || slices.Contains(n.Consumed, nonce) {
 		return nil
 	}
@@ -95,7 +101,10 @@ func (l *Ledger) Consume(nonce string) error {
 
 // LogRejected appends e to the inbox log, keeping the newest MaxInbox.
 func (l *Ledger) LogRejected(e InboxEntry) error {
-	entries, _ := l.Inbox()
+	entries, err := l.Inbox()
+	if err = readable(err); err != nil {
+		return err
+	}
 	e.Time = e.Time.UTC()
 	e.Text = clipRunes(e.Text, InboxText)
 	return l.write(InboxFile, lastN(append(entries, e), MaxInbox))
@@ -106,6 +115,17 @@ func (l *Ledger) Inbox() ([]InboxEntry, error) {
 	var entries []InboxEntry
 	err := l.read(InboxFile, &entries)
 	return entries, err
+}
+
+// readable sorts the error of reading a ledger file before rewriting it: a
+// corrupt file was moved aside, so the write starts afresh (nil); any other
+// error (the file is there but could not be read) must stop the write, or
+// it would replace the file's history with the new entry alone.
+func readable(err error) error {
+	if err == nil || errors.Is(err, ErrCorrupt) {
+		return nil
+	}
+	return err
 }
 
 func (l *Ledger) read(name string, v any) error {
