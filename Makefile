@@ -8,7 +8,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
 # Short fuzz runs that are part of `make test` (seconds each).
 FUZZTIME ?= 20000x
 
-.PHONY: help build test check fmt-check vet unit fuzz tidy-check demo clean
+.PHONY: help build test test-long check fmt-check vet unit fuzz tidy-check demo clean cross package test-cross deploy-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -19,6 +19,12 @@ build: ## build bin/bindpay-agent and bin/bindpay-netsim for this machine
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/bindpay-netsim ./cmd/netsim
 
 test: fmt-check vet unit fuzz ## what CI runs: gofmt check, go vet, all tests with -race (end-to-end included), short fuzz runs
+
+# Iterations of the kill -9 end-to-end test in test-long (make test runs 10).
+KILL_ITERATIONS ?= 200
+
+test-long: test ## test, then the kill -9 e2e test at full length (BINDPAY_KILL_SEED=n replays a run)
+	BINDPAY_KILL_ITERATIONS=$(KILL_ITERATIONS) $(GO) test -race -count=1 -timeout 15m -run '^TestKillDuringActivation$$' ./e2e
 
 check: test tidy-check ## test, plus a check that go.mod and go.sum are tidy
 
@@ -42,4 +48,42 @@ demo: build ## the whole activation flow on the simulated network, on this machi
 	./scripts/demo.sh
 
 clean: ## remove build outputs
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
+
+# --- Ship it: cross builds, packages, arm tests under qemu, deploy checks ---
+DIST     := dist
+# OpenWrt names package architectures by CPU: set these to the target image's
+# (opkg print-architecture on the device), e.g. arm_cortex-a7_neon-vfpv4.
+IPK_ARCH_ARM    ?= arm_cortex-a7
+IPK_ARCH_ARM64  ?= aarch64_generic
+IPK_ARCH_MIPSLE ?= mipsel_24kc
+# Package file times: the last commit's, so that packages are reproducible.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+CROSS_ENV := CGO_ENABLED=0 GOOS=linux
+PKG      = SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(BIN)/pkg -version $(VERSION) -out $(DIST)
+
+cross: ## static agents for linux/arm (GOARM=7), linux/arm64, linux/mipsle (softfloat) into dist/
+	@mkdir -p $(DIST)
+	$(CROSS_ENV) GOARCH=arm GOARM=7 $(GO) build $(GOFLAGS_BUILD) -o $(DIST)/bindpay-agent_linux_armv7 ./cmd/agent
+	$(CROSS_ENV) GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o $(DIST)/bindpay-agent_linux_arm64 ./cmd/agent
+	$(CROSS_ENV) GOARCH=mipsle GOMIPS=softfloat $(GO) build $(GOFLAGS_BUILD) -o $(DIST)/bindpay-agent_linux_mipsle ./cmd/agent
+
+package: cross ## .deb (amd64, arm64, armhf, mipsel) and .ipk (OpenWrt arm, aarch64, mipsel) into dist/, with nfpm
+	$(CROSS_ENV) GOARCH=amd64 $(GO) build $(GOFLAGS_BUILD) -o $(DIST)/bindpay-agent_linux_amd64 ./cmd/agent
+	@mkdir -p $(BIN)
+	$(GO) -C tools build -o ../$(BIN)/pkg ./pkg
+	rm -f $(DIST)/*.deb $(DIST)/*.ipk
+	$(PKG) -packager deb -arch amd64  -binary $(DIST)/bindpay-agent_linux_amd64
+	$(PKG) -packager deb -arch arm64  -binary $(DIST)/bindpay-agent_linux_arm64
+	$(PKG) -packager deb -arch armhf  -binary $(DIST)/bindpay-agent_linux_armv7
+	$(PKG) -packager deb -arch mipsel -binary $(DIST)/bindpay-agent_linux_mipsle
+	$(PKG) -packager ipk -arch $(IPK_ARCH_ARM)    -binary $(DIST)/bindpay-agent_linux_armv7
+	$(PKG) -packager ipk -arch $(IPK_ARCH_ARM64)  -binary $(DIST)/bindpay-agent_linux_arm64
+	$(PKG) -packager ipk -arch $(IPK_ARCH_MIPSLE) -binary $(DIST)/bindpay-agent_linux_mipsle
+
+test-cross: ## every package's tests built for linux/arm (GOARM=7) and run under qemu-user
+	GO=$(GO) tools/test-cross.sh
+
+deploy-check: package ## systemd-analyze verify, exposure <= 2.0, package contents, config keys, udev rule, OpenWrt scripts
+	cd tools && $(GO) test -count=1 ./...
+	DIST=$(DIST) deploy/test/check.sh
