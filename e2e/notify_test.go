@@ -86,8 +86,8 @@ func TestSystemdNotify(t *testing.T) {
 	sd2 := newFakeSystemd(t)
 	_, code := runAgentEnv(t, []string{"NOTIFY_SOCKET=" + sd2.path}, w.args()...)
 	require.Equal(t, exitBound, code)
-	assert.Contains(t, sd2.await(t, "STATUS=bound"), "138****8000")
 	sd2.await(t, "READY=1")
+	assert.Contains(t, sd2.await(t, "STATUS=bound"), "138****8000")
 }
 
 func runAgentEnv(t *testing.T, env []string, args ...string) (*agent, int) {

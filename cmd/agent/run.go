@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/afero"
 	"go.bug.st/serial"
 
@@ -92,8 +93,8 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		}
 		return fmt.Errorf("run: %w", err)
 	}
-	sd.Status("bound to " + out.Record.MSISDN)
-	sd.Ready() // a no-op when the prompt already said so
+	// One message, so that systemd reads both before the process is gone.
+	sd.send(daemon.SdNotifyReady + "\nSTATUS=bound to " + out.Record.MSISDN)
 	if out.AlreadyBound {
 		log.Info("already bound; nothing to do", "terminal_id", out.Record.TerminalID, "msisdn", out.Record.MSISDN, "record", store.Path())
 		return nil
@@ -204,6 +205,10 @@ func openSerial(dev string, baud int) func(context.Context) (io.ReadWriteCloser,
 			return nil, fmt.Errorf("open %s: device busy (held by ModemManager? see deploy/99-bindpay.rules, which makes ModemManager ignore the port)", dev)
 		case errors.As(err, &pe) && pe.Code() == serial.PermissionDenied:
 			return nil, fmt.Errorf("open %s: permission denied (is the agent's user in group dialout?)", dev)
+		case errors.Is(err, syscall.EPERM):
+			// The service's device policy was settled before the serial
+			// driver appeared: only a restart picks the device up.
+			return nil, fmt.Errorf("open %s: operation not permitted (the serial driver loaded after the agent started; restarting to pick it up): %w", dev, modem.ErrPermanent)
 		case errors.Is(err, syscall.ENOENT):
 			return nil, fmt.Errorf("open %s: no such device (is the modem plugged in? check modem.device)", dev)
 		}

@@ -140,21 +140,31 @@ func Run(ctx context.Context, cfg Config, d Deps) (Outcome, error) {
 		return Outcome{Record: rec, AlreadyBound: ok}, err
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
+	// The inbox runs until the flow ends; should it fail for good, the flow
+	// ends with its error.
+	ctx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_ = d.Inbox.Run(ctx) // returns ctx's error
+		if err := d.Inbox.Run(ctx); err != nil && ctx.Err() == nil {
+			cancel(fmt.Errorf("modem: %w", err))
+		}
 	}()
 	defer func() {
-		cancel()
+		cancel(nil)
 		wg.Wait()
 	}()
 
 	f := &flow{cfg: cfg, d: d, tid: cfg.TerminalID, held: map[string]modem.Message{}, consumed: map[string]bool{}}
 	f.loadNonces()
-	return f.run(ctx)
+	out, err := f.run(ctx)
+	if err != nil && ctx.Err() != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+			return Outcome{}, cause
+		}
+	}
+	return out, err
 }
 
 func withDefaults(c Config) Config {
@@ -216,6 +226,7 @@ const scanWait = 20 * time.Second
 
 func (f *flow) run(ctx context.Context) (Outcome, error) {
 	f.show(display.Screen{State: display.StateChecking, TerminalID: f.tid})
+	f.setStatus("checking the binding with the service platform")
 	if f.tid == "" {
 		f.setStatus("waiting for the modem to give its IMEI (the terminal ID)")
 		imei, err := f.d.Inbox.IMEI(ctx)
@@ -390,7 +401,11 @@ func (f *flow) boundAt(t time.Time) time.Time {
 
 func (f *flow) prompt(to, body string, offline bool) {
 	f.show(display.Screen{State: display.StatePrompt, TerminalID: f.tid, SMSTo: to, SMSBody: body, Offline: offline})
-	f.setStatus(fmt.Sprintf("not activated: waiting for confirmation SMS (user texts %q to %s)", body, to))
+	status := fmt.Sprintf("not activated: waiting for confirmation SMS (user texts %q to %s)", body, to)
+	if offline {
+		status += "; service platform unreachable, fallback shown"
+	}
+	f.setStatus(status)
 }
 
 // judge applies the acceptance rules of DESIGN.md to one message. ans is the

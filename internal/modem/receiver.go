@@ -2,6 +2,7 @@ package modem
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -141,13 +142,18 @@ func (r *Receiver) Delete(ctx context.Context, m Message) error {
 }
 
 // Run owns the modem until ctx ends; it returns ctx's error. Failures are
-// logged once per change of state and retried with backoff.
+// logged once per change of state and retried with backoff, except one
+// wrapping ErrPermanent, which only a restart of the process can cure: Run
+// returns it.
 func (r *Receiver) Run(ctx context.Context) error {
 	backoff := r.cfg.BackoffMin
 	for {
 		worked, err := r.session(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, ErrPermanent) {
+			return err
 		}
 		if worked {
 			backoff = r.cfg.BackoffMin
@@ -181,13 +187,19 @@ func (r *Receiver) report(err error) {
 	}
 }
 
-// sleep waits d on the Receiver's clock, or until ctx ends.
+// sleep waits d on the Receiver's clock, or until ctx ends. A booting
+// modem is waited for in such sleeps: liveness probes are answered.
 func (r *Receiver) sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-r.cfg.After(d):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	wake := r.cfg.After(d)
+	for {
+		select {
+		case <-wake:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case ack := <-r.alive:
+			close(ack)
+		}
 	}
 }
 

@@ -30,6 +30,10 @@ var (
 	// ErrModemReset: the modem restarted during the session (it printed its
 	// boot line again) and forgot its settings.
 	ErrModemReset = errors.New("modem restarted")
+	// ErrPermanent marks an Open error that retrying in this process
+	// cannot cure (the service manager's device policy was fixed before the
+	// serial driver appeared): Receiver.Run returns it.
+	ErrPermanent = errors.New("needs a restart of the agent")
 	// ErrNotConnected: no working session at the moment (a Delete while the
 	// port is being reopened).
 	ErrNotConnected = errors.New("modem not connected")
