@@ -87,7 +87,14 @@ func (m notifyingModem) Deliver(pdus ...string) ([]int, error) {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	sim, err := modemsim.New(modemsim.WithIMEI("861234567890123"))
+	return newWorldWith(t)
+}
+
+// newWorldWith is newWorld with a modem configured by opts (a profile,
+// quirks, faults).
+func newWorldWith(t *testing.T, opts ...modemsim.Option) *world {
+	t.Helper()
+	sim, err := modemsim.New(append([]modemsim.Option{modemsim.WithIMEI("861234567890123")}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { sim.Close() })
 	// The platform refuses unsigned queries: the agent must sign them.

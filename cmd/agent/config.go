@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -30,8 +31,9 @@ type Config struct {
 	StateDir       string `toml:"state_dir"`
 	LogFormat      string `toml:"log_format"`
 	Modem          struct {
-		Device string `toml:"device"`
-		Baud   int    `toml:"baud"`
+		Device         string   `toml:"device"`
+		Baud           int      `toml:"baud"`
+		HealthInterval duration `toml:"health_interval"`
 	} `toml:"modem"`
 	Platform struct {
 		URL     string `toml:"url"`
@@ -63,6 +65,7 @@ func defaultConfig() Config {
 	c.LogFormat = "text"
 	c.Modem.Device = "/dev/bindpay-modem"
 	c.Modem.Baud = 115200
+	c.Modem.HealthInterval = duration(5 * time.Minute)
 	c.SMS.FallbackTo = "10658000"
 	c.SMS.FallbackBody = "BIND {tid}"
 	c.Display.Outputs = []string{"console"}
@@ -82,6 +85,21 @@ type options struct {
 	senders    []string
 	cfg        Config // flag values, applied over the file where set
 }
+
+// duration is a time.Duration read from TOML and flags as "5m".
+type duration time.Duration
+
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"5m\": %w", err)
+	}
+	*d = duration(v)
+	return nil
+}
+
+func (d *duration) String() string     { return time.Duration(*d).String() }
+func (d *duration) Set(s string) error { return d.UnmarshalText([]byte(s)) }
 
 type listFlag struct{ vals *[]string }
 
@@ -135,6 +153,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, string, []string, err
 	fs.StringVar(&c.StateDir, "state-dir", "", "state directory for the binding record [state_dir] (default /var/lib/bindpay)")
 	fs.StringVar(&c.Modem.Device, "modem", "", "modem AT-command serial port [modem.device] (default /dev/bindpay-modem)")
 	fs.IntVar(&c.Modem.Baud, "baud", 0, "serial speed [modem.baud] (default 115200)")
+	fs.Var(&c.Modem.HealthInterval, "modem-health-interval", "how often the waiting agent checks the modem and re-scans its storage [modem.health_interval] (default 5m)")
 	fs.StringVar(&c.Platform.URL, "platform-url", "", "service platform base URL [platform.url]")
 	fs.StringVar(&c.Platform.KeyFile, "key-file", "", "terminal key file, 64 hex digits, mode 0600 [platform.key_file]")
 	fs.Var(listFlag{&o.senders}, "sms-sender", "number a confirmation may come from; repeatable [sms.senders]")
@@ -186,6 +205,7 @@ func loadConfig(o *options) (Config, error) {
 	apply("state-dir", func() { cfg.StateDir = f.StateDir })
 	apply("modem", func() { cfg.Modem.Device = f.Modem.Device })
 	apply("baud", func() { cfg.Modem.Baud = f.Modem.Baud })
+	apply("modem-health-interval", func() { cfg.Modem.HealthInterval = f.Modem.HealthInterval })
 	apply("platform-url", func() { cfg.Platform.URL = f.Platform.URL })
 	apply("key-file", func() { cfg.Platform.KeyFile = f.Platform.KeyFile })
 	apply("sms-sender", func() { cfg.SMS.Senders = o.senders })
@@ -238,6 +258,9 @@ func (c *Config) validate() error {
 	}
 	if c.Modem.Device == "" {
 		return usageErr("modem.device is empty: set it or pass --modem")
+	}
+	if c.Modem.HealthInterval < duration(time.Second) {
+		return usageErr("modem.health_interval %v: want a duration of at least 1s, such as \"5m\"", time.Duration(c.Modem.HealthInterval))
 	}
 	if c.Modem.Baud <= 0 {
 		return usageErr("modem.baud %d: want a positive speed such as 115200", c.Modem.Baud)

@@ -59,8 +59,9 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	defer closeDisp()
 
 	rx := modem.NewReceiver(modem.Config{
-		Open: openSerial(cfg.Modem.Device, cfg.Modem.Baud),
-		Log:  log.With("modem", cfg.Modem.Device),
+		Open:           openSerial(cfg.Modem.Device, cfg.Modem.Baud),
+		HealthInterval: time.Duration(cfg.Modem.HealthInterval),
+		Log:            log.With("modem", cfg.Modem.Device),
 	})
 	sd := notifier{log: log}
 	stopWatchdog := sd.startWatchdog(ctx, rx.Alive)

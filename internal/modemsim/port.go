@@ -22,8 +22,10 @@ func openPort() (p *port, err error) {
 		}
 	}()
 	// Fd puts ptmx in blocking mode; the duplicate shares the open file
-	// description, so set it non-blocking only afterwards.
-	fd, err := unix.Dup(int(ptmx.Fd()))
+	// description, so set it non-blocking only afterwards. The duplicate is
+	// close-on-exec, atomically: a program the tests start (the agent) must
+	// not inherit the master, or closing ours would not hang up the port.
+	fd, err := unix.FcntlInt(ptmx.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	_ = ptmx.Close()
 	if err != nil {
 		return nil, fmt.Errorf("dup pty master: %w", err)
