@@ -214,6 +214,8 @@ type flow struct {
 	ready   bool           // Ready was called
 	backoff time.Duration  // current delay after a failed query
 	retry   bool           // a message is held: ask the platform again soon
+
+	lastPlatformErr string // the platform failure last logged, "" when it answers
 }
 
 // bound ends the flow: the record is durable.
@@ -312,13 +314,24 @@ func (f *flow) query(ctx context.Context) (time.Duration, *bound, error) {
 		return f.cfg.PollInterval, nil, nil
 	default:
 		delay := f.nextBackoff()
-		f.d.Log.Warn("service platform unreachable; showing the fallback prompt", "err", err, "retry_in", delay.Round(time.Second))
+		// Once per change of error: a platform down for hours must not fill
+		// the flash with the same line.
+		if msg := err.Error(); msg != f.lastPlatformErr {
+			f.lastPlatformErr = msg
+			f.d.Log.Warn("service platform unreachable; showing the fallback prompt", "err", err, "retry_in", delay.Round(time.Second))
+		} else {
+			f.d.Log.Debug("service platform still unreachable", "err", err, "retry_in", delay.Round(time.Second))
+		}
 		if f.screen.State != display.StatePrompt {
 			f.prompt(f.cfg.FallbackTo, strings.ReplaceAll(f.cfg.FallbackBody, "{tid}", f.tid), true)
 		}
 		return delay, nil, nil
 	}
 	f.backoff = 0
+	if f.lastPlatformErr != "" {
+		f.lastPlatformErr = ""
+		f.d.Log.Info("service platform reachable again")
+	}
 	if ans.Bound {
 		b, err := f.bind(ctx, flagstore.Record{
 			TerminalID: f.tid, MSISDN: ans.MSISDN, Source: flagstore.SourcePlatform, BoundAt: f.boundAt(ans.BoundAt),
