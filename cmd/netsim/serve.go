@@ -18,7 +18,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/afero"
+
 	"bindpay/internal/confirm"
+	"bindpay/internal/flagstore"
 	"bindpay/internal/modemsim"
 	"bindpay/internal/netsim"
 )
@@ -253,40 +256,10 @@ func writeKeys(dir string, master []byte, tids []string) error {
 	return nil
 }
 
-// writeFileAtomic replaces path by data: temp file in the same directory,
-// write, fsync, close, chmod, rename, fsync the directory.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync() // best effort: the file is in place either way
-		_ = d.Close()
-	}
-	return nil
+// writeFileAtomic replaces path by data the way the agent writes its state
+// (flagstore.WriteFile: temp file, fsync, rename, fsync of the directory).
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return flagstore.WriteFile(afero.NewOsFs(), path, data, perm)
 }
 
 // imeiFor gives each simulated modem a stable, valid IMEI: the terminal ID

@@ -2,17 +2,16 @@ package display
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/spf13/afero"
+
+	"bindpay/internal/flagstore"
 )
 
 // StatusVersion is the version of the status file's schema, written as its
@@ -51,9 +50,6 @@ type StatusFile struct {
 	last  Screen
 	shown bool
 }
-
-// statusTempInfix names the temporary files beside the status file.
-const statusTempInfix = ".tmp-"
 
 // statusFileMode lets every user read the status file.
 const statusFileMode = 0o644
@@ -124,61 +120,14 @@ func (f *StatusFile) status(s Screen) Status {
 	}
 }
 
-// write replaces the file with data: a temporary file in the same
-// directory is written, synced, closed and renamed over it, then the
-// directory is synced, so that a reader or a power cut sees the old or the
-// new file, never a part.
+// write replaces the file with data atomically (flagstore.WriteFile): a
+// reader or a power cut sees the old or the new file, never a part.
 func (f *StatusFile) write(data []byte) error {
 	dir := filepath.Dir(f.path)
 	if err := f.fs.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create directory %s: %w", dir, err)
 	}
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails since Go 1.24.
-	tmp := f.path + statusTempInfix + hex.EncodeToString(rnd[:])
-	t, err := f.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, statusFileMode)
-	if err != nil {
-		return fmt.Errorf("create temporary file in %s: %w (is the directory writable?)", dir, err)
-	}
-	renamed := false
-	defer func() {
-		if !renamed {
-			_ = f.fs.Remove(tmp) // garbage whatever went wrong
-		}
-	}()
-	// The agent runs with UMask=0077; the UI app, as another user, must
-	// read the file. Nothing in it is secret: it is what the screen shows.
-	if err := f.fs.Chmod(tmp, statusFileMode); err != nil {
-		t.Close()
-		return fmt.Errorf("chmod %s: %w", tmp, err)
-	}
-	if _, err := t.Write(data); err != nil {
-		t.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := t.Sync(); err != nil {
-		t.Close()
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := t.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err := f.fs.Rename(tmp, f.path); err != nil {
-		return fmt.Errorf("rename %s to %s: %w", tmp, f.path, err)
-	}
-	renamed = true
-	d, err := f.fs.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %s to sync it: %w", dir, err)
-	}
-	if err := d.Sync(); err != nil {
-		d.Close()
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	if err := d.Close(); err != nil {
-		return fmt.Errorf("close directory %s: %w", dir, err)
-	}
-	return nil
+	return flagstore.WriteFile(f.fs, f.path, data, statusFileMode)
 }
 
 // ReadStatus reads and checks a status file: for the UI app's authors, the

@@ -14,7 +14,9 @@ import (
 // same directory is written, synced and closed, renamed over path, and the
 // directory is synced so that the rename itself is durable. The temporary
 // file is removed on any failure. Every piece of state bindpay keeps on
-// flash is written this way.
+// flash is written this way. The file gets exactly perm, whatever the
+// process's umask (the unit runs with UMask=0077; a file another program
+// reads, such as the UI app's status file, needs 0644).
 //
 // A power cut or a kill -9 can leave a temporary file behind, which no
 // deferred removal can prevent; WriteFile removes the ones an earlier
@@ -38,6 +40,10 @@ func WriteFile(fsys afero.Fs, path string, data []byte, perm os.FileMode) (err e
 			_ = fsys.Remove(tmp)
 		}
 	}()
+	if err := fsys.Chmod(tmp, perm); err != nil {
+		f.Close()
+		return fmt.Errorf("chmod %s: %w", tmp, err)
+	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", tmp, err)
