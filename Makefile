@@ -4,7 +4,10 @@ GO       ?= go
 BIN      := bin
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
-GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
+# Build tags: `make cross TAGS=fb` (or build/package) adds the framebuffer
+# display, left out of the common binary (DESIGN.md: heavy optional parts).
+TAGS     ?=
+GOFLAGS_BUILD := -trimpath -tags "$(TAGS)" -ldflags "$(LDFLAGS)"
 # Short fuzz runs that are part of `make test` (seconds each).
 FUZZTIME ?= 20000x
 
@@ -87,3 +90,12 @@ test-cross: ## every package's tests built for linux/arm (GOARM=7) and run under
 deploy-check: package ## systemd-analyze verify, exposure <= 2.0, package contents, config keys, udev rule, OpenWrt scripts
 	cd tools && $(GO) test -count=1 ./...
 	DIST=$(DIST) deploy/test/check.sh
+
+# --- Performance, against DESIGN.md's targets and beside smsd and gammu-smsd ---
+.PHONY: bench
+
+bench: ## measure the agent against DESIGN.md's targets, beside smsd and gammu-smsd (installs them if missing; ~3 min); writes bench/results.md, fails on a missed target
+	./bench/deps.sh
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/bindpay-bench ./bench
+	$(BIN)/bindpay-bench -go $(GO) -version $(VERSION) -out bench/results.md

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,15 +14,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2"
 
 	"bindpay/internal/confirm"
 	"bindpay/internal/display"
-	"bindpay/internal/display/fb"
 )
 
 // defaultConfigPath is read when --config is not given; its absence is fine.
 const defaultConfigPath = "/etc/bindpay/agent.toml"
+
+// defaultFramebuffer is fb.DefaultDevice (fb_test.go checks), named here so
+// that a build without the framebuffer (nofb.go) need not link package fb.
+const defaultFramebuffer = "/dev/fb0"
 
 // Config is the agent's configuration: the TOML file (deploy/agent.toml
 // documents every key), overridden by flags.
@@ -71,7 +75,7 @@ func defaultConfig() Config {
 	c.Display.Outputs = []string{"console"}
 	c.Display.Lang = "zh-CN"
 	c.Display.ConsoleQR = "dark"
-	c.Display.Framebuffer = fb.DefaultDevice
+	c.Display.Framebuffer = defaultFramebuffer
 	c.Display.StatusFile = "/run/bindpay/status.json"
 	return c
 }
@@ -230,17 +234,23 @@ func readConfigFile(path string, named bool, cfg *Config) error {
 	case err != nil:
 		return usageErr("read config: %w", err)
 	}
-	md, err := toml.Decode(string(b), cfg)
-	if err != nil {
-		return usageErr("config %s: %w", path, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
+	dec := toml.NewDecoder(bytes.NewReader(b)).DisallowUnknownFields()
+	if err := dec.Decode(cfg); err != nil {
+		var missing *toml.StrictMissingError
+		if errors.As(err, &missing) {
+			keys := make([]string, len(missing.Errors))
+			for i, e := range missing.Errors {
+				keys[i] = strings.Join(e.Key(), ".")
+			}
+			sort.Strings(keys)
+			return usageErr("config %s: unknown key %s (see deploy/agent.toml for the keys)", path, strings.Join(keys, ", "))
 		}
-		sort.Strings(keys)
-		return usageErr("config %s: unknown key %s (see deploy/agent.toml for the keys)", path, strings.Join(keys, ", "))
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			row, col := de.Position()
+			return usageErr("config %s:%d:%d: %v", path, row, col, de)
+		}
+		return usageErr("config %s: %w", path, err)
 	}
 	return nil
 }
@@ -290,6 +300,9 @@ func (c *Config) validate() error {
 	case "dark", "light", "off":
 	default:
 		return usageErr("display.console_qr %q: want dark, light or off", c.Display.ConsoleQR)
+	}
+	if slices.Contains(c.Display.Outputs, "framebuffer") && !withFramebuffer {
+		return usageErr("display output framebuffer: this bindpay-agent was built without it (build with -tags fb); use console or status")
 	}
 	if slices.Contains(c.Display.Outputs, "framebuffer") && c.Display.Framebuffer == "" {
 		return usageErr("display.framebuffer is empty: want a device such as /dev/fb0")

@@ -27,10 +27,17 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(report(err, os.Stderr))
+	os.Exit(report(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+}
+
+// withSignals is ctx, cancelled by SIGINT or SIGTERM. The commands that
+// wait (run, doctor) take it once they are about to wait, not in main:
+// setting up the handlers starts a thread of the runtime's, which costs
+// more than the whole bound fast path (make bench), and a signal before
+// that ends the process by its default action, which the read-only work
+// done until then allows.
+func withSignals(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 }
 
 // exitError carries an exit code other than 1 and a message already phrased
@@ -99,6 +106,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "status":
 		return cmdStatus(cfg, cmdArgs, stdout)
 	case "doctor":
+		ctx, stop := withSignals(ctx)
+		defer stop()
 		return cmdDoctor(ctx, cfg, cmdArgs, stdout)
 	case "reset":
 		if len(cmdArgs) > 0 {

@@ -19,7 +19,6 @@ import (
 	"bindpay/internal/boot"
 	"bindpay/internal/confirm"
 	"bindpay/internal/display"
-	"bindpay/internal/display/fb"
 	"bindpay/internal/flagstore"
 	"bindpay/internal/modem"
 	"bindpay/internal/platform"
@@ -32,15 +31,23 @@ var (
 	_ boot.Platform  = (*platform.Client)(nil)
 	_ boot.Inbox     = (*modem.Receiver)(nil)
 	_ boot.Display   = display.Multi(nil)
-	_ boot.Display   = (*fb.Framebuffer)(nil)
 	_ boot.Display   = (*display.StatusFile)(nil)
 )
 
+// newLogger logs to w (standard error: journald adds its own timestamps).
+// Times are written in UTC: field logs from boxes in several time zones line
+// up, and the bound fast path never has to load the local time zone.
 func newLogger(format string, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey && len(groups) == 0 && a.Value.Kind() == slog.KindTime {
+			a.Value = slog.TimeValue(a.Value.Time().UTC())
+		}
+		return a
+	}}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // cmdRun is `bindpay-agent run`.
@@ -51,6 +58,18 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	log := newLogger(cfg.LogFormat, stderr)
 	osfs := afero.NewOsFs()
 	store := flagstore.New(osfs, cfg.StateDir, time.Now)
+
+	// The bound fast path: a valid record for this terminal, and nothing
+	// else is set up (DESIGN.md: no modem, no network, no display; at most
+	// twice the time of a Go program that only exits). Peek leaves a
+	// corrupt record alone: boot.Run quarantines and reports it.
+	if rec, err := store.Peek(cfg.TerminalID); err == nil {
+		notifier{log: log}.send(daemon.SdNotifyReady + "\nSTATUS=bound to " + rec.MSISDN)
+		log.Info("already bound; nothing to do", "terminal_id", rec.TerminalID, "msisdn", rec.MSISDN, "record", store.Path())
+		return nil
+	}
+	ctx, stop := withSignals(ctx)
+	defer stop()
 
 	disp, closeDisp, err := newDisplay(cfg, stdout, log)
 	if err != nil {
@@ -66,7 +85,13 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	sd := notifier{log: log}
 	stopWatchdog := sd.startWatchdog(ctx, rx.Alive)
 	defer stopWatchdog()
-	pc := &platform.Client{BaseURL: cfg.Platform.URL, HTTP: &http.Client{Timeout: 15 * time.Second}}
+	// One connection per query, closed after it: the platform is asked
+	// again minutes later, when a kept-alive connection would long be
+	// gone, and meanwhile it would hold two goroutines, their buffers and
+	// an idle timer in the waiting agent.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = true
+	pc := &platform.Client{BaseURL: cfg.Platform.URL, HTTP: &http.Client{Timeout: 15 * time.Second, Transport: tr}}
 	if cfg.key != nil {
 		pc.Key = cfg.key
 		pc.Sign = confirm.AuthorizationHeader
@@ -143,16 +168,13 @@ func newDisplay(cfg Config, stdout io.Writer, log *slog.Logger) (display.Multi, 
 			}
 			multi = append(multi, con)
 		case "framebuffer":
-			f, warn, err := fb.New(fb.Config{Device: cfg.Display.Framebuffer, Lang: cfg.Display.Lang, Font: cfg.Display.Font})
+			f, closeFB, err := newFramebuffer(cfg, log)
 			if err != nil {
 				closeAll()
-				return nil, nil, usageErr("display.framebuffer: %w", err)
-			}
-			if warn != nil {
-				log.Warn("framebuffer display", "err", warn)
+				return nil, nil, err
 			}
 			multi = append(multi, f)
-			closers = append(closers, func() { _ = f.Close() })
+			closers = append(closers, closeFB)
 		case "status":
 			st, err := display.NewStatusFile(afero.NewOsFs(), cfg.Display.StatusFile, cfg.Display.Lang, time.Now)
 			if err != nil {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	qrcode "github.com/yeqown/go-qrcode/v2"
+	"github.com/boombuler/barcode/qr"
 )
 
 // QuietZone is the light margin, in modules, that a QR code needs around it
@@ -34,34 +34,31 @@ func (q *QR) Dark(x, y int) bool {
 //
 // Payloads made only of the QR alphanumeric set (digits, upper case, space
 // and $%*+-./:), such as "SMSTO:10658000:BIND STB0012345678", use its
-// denser mode; anything else is encoded as UTF-8 bytes. Byte mode is forced
-// there because the library's automatic choice would encode Chinese text
-// in Kanji mode (Shift JIS), which phones do not read back as the
-// characters the platform asked for.
+// denser mode; anything else is encoded as UTF-8 bytes, which is what
+// phones read back for Chinese text.
 func EncodeQR(payload string) (*QR, error) {
 	if payload == "" {
 		return nil, errors.New("qr: empty payload")
 	}
-	opts := []qrcode.EncodeOption{qrcode.WithErrorCorrectionLevel(qrcode.ErrorCorrectionMedium)}
-	if !qrAlphanumeric(payload) {
-		opts = append(opts, qrcode.WithEncodingMode(qrcode.EncModeByte))
+	mode := qr.Unicode // byte mode, UTF-8
+	if qrAlphanumeric(payload) {
+		mode = qr.AlphaNumeric
 	}
-	c, err := qrcode.NewWith(payload, opts...)
+	c, err := qr.Encode(payload, qr.M, mode)
 	if err != nil {
 		return nil, fmt.Errorf("qr: encode %d bytes: %w", len(payload), err)
 	}
-	var m matrixWriter
-	if err := c.Save(&m); err != nil {
-		return nil, fmt.Errorf("qr: %w", err)
+	b := c.Bounds()
+	n := b.Dx()
+	if b.Dy() != n {
+		return nil, fmt.Errorf("qr: symbol is not square (%d×%d)", n, b.Dy())
 	}
-	bits := m.bitmap
-	n := len(bits)
 	q := &QR{Size: n, dark: make([]bool, n*n)}
-	for y, row := range bits {
-		if len(row) != n {
-			return nil, fmt.Errorf("qr: matrix is not square (%d×%d)", len(row), n)
+	for y := range n {
+		for x := range n {
+			r, _, _, _ := c.At(b.Min.X+x, b.Min.Y+y).RGBA()
+			q.dark[y*n+x] = r < 0x8000
 		}
-		copy(q.dark[y*n:], row)
 	}
 	return q, nil
 }
@@ -76,18 +73,6 @@ func qrAlphanumeric(s string) bool {
 	}
 	return true
 }
-
-// matrixWriter is a qrcode.Writer that keeps the code's modules.
-type matrixWriter struct {
-	bitmap [][]bool
-}
-
-func (m *matrixWriter) Write(mat qrcode.Matrix) error {
-	m.bitmap = mat.Bitmap()
-	return nil
-}
-
-func (m *matrixWriter) Close() error { return nil }
 
 // halfBlocks draws q with its quiet zone as text, two module rows per
 // line: "▀" top, "▄" bottom, "█" both, " " neither, with ink for light

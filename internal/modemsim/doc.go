@@ -122,8 +122,8 @@
 //
 // [Modem.Path] is a symlink, in a private directory that New creates and
 // Close removes, to the current pty slave ([Modem.Device], /dev/pts/N),
-// like the udev rule's /dev/bindpay-modem on a real box; go.bug.st/serial
-// opens through it. Unplug removes it and Replug makes it point to a new
+// like the udev rule's /dev/bindpay-modem on a real box; clients open
+// through it. Unplug removes it and Replug makes it point to a new
 // pty, so clients reopen Path and must not cache the device it resolves to.
 //
 // The slave is put in raw mode before any client opens it (a fresh pty
@@ -139,6 +139,6 @@
 // therefore duplicated, set non-blocking, wrapped with os.NewFile (which
 // registers it with the poller) and the original closed. Close and Unplug
 // then wake the server at once, the master is really closed, and the
-// client sees the hang-up (go.bug.st/serial reports "Port has been closed"
-// and an at.AT's Closed channel fires).
+// client sees the hang-up (a read fails, go.bug.st/serial reports "Port has
+// been closed", and an at.AT's Closed channel fires).
 package modemsim

@@ -415,6 +415,10 @@ func (m *Modem) servePort(p *port) error {
 		}
 		n, err := p.master.Read(buf)
 		if n > 0 {
+			if m.cfg.observe != nil {
+				now := time.Now()
+				m.cfg.observe(true, now, now, buf[:n])
+			}
 			if werr := m.feed(p, buf[:n]); werr != nil {
 				return werr
 			}
@@ -728,12 +732,14 @@ func (m *Modem) write(p *port, s string) error {
 	if m.logf != nil {
 		m.logf("modemsim: tx %q", s)
 	}
+	start := time.Now()
 	defer func() { m.lastTx = time.Now() }()
 	if m.cfg.baud <= 0 {
 		_, err := io.WriteString(p.master, s)
+		m.observeWrite(err, start, s)
 		return err
 	}
-	start, prev := time.Now(), 0
+	prev := 0
 	for _, c := range paceChunks(len(s), m.cfg.baud) {
 		if d := time.Until(start.Add(c.at)); d > 0 {
 			m.paceTimer.Reset(d)
@@ -749,7 +755,16 @@ func (m *Modem) write(p *port, s string) error {
 		}
 		prev = c.end
 	}
+	m.observeWrite(nil, start, s)
 	return nil
+}
+
+// observeWrite reports a write that began at start and has just ended to
+// the WithObserver function, if any.
+func (m *Modem) observeWrite(err error, start time.Time, s string) {
+	if m.cfg.observe != nil && err == nil {
+		m.cfg.observe(false, start, time.Now(), []byte(s))
+	}
 }
 
 func isBlank(s string) bool {

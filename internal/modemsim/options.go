@@ -68,6 +68,7 @@ type config struct {
 	idleURCEvery    time.Duration
 	baud            int
 	vendor          map[string]handler // extra commands, upper-case names
+	observe         func(rx bool, start, end time.Time, b []byte)
 }
 
 // noiseConfig configures the injection of vendor URCs and garbage at every
@@ -329,6 +330,18 @@ func WithIdleURCEvery(d time.Duration) Option { return func(c *config) { c.idleU
 // at bps baud with 8N1 framing would deliver it; 0 (default) is
 // unthrottled. The host's input is not paced.
 func WithBaud(bps int) Option { return func(c *config) { c.baud = bps } }
+
+// WithObserver calls f with every piece of traffic on the line, for
+// measurements (make bench times the +CMTI write and counts the bytes of
+// an exchange): rx true for bytes read from the host (start and end are
+// when the read returned), false for each write to the host (start when
+// the modem began it, end when its last byte was released: later than
+// start only with WithBaud). Writes that fail are not reported. f runs on
+// the Modem's goroutine, so it must return quickly and must not call the
+// Modem; b is valid only during the call.
+func WithObserver(f func(rx bool, start, end time.Time, b []byte)) Option {
+	return func(c *config) { c.observe = f }
+}
 
 // validate reports the first invalid setting.
 func (c *config) validate() error {
