@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
-	"bindpay/internal/confirm"
 	"bindpay/internal/modem"
 	"bindpay/internal/platform"
 )
@@ -115,10 +113,7 @@ func probePlatform(ctx context.Context, cfg Config, tid string) doctorCheck {
 		c.Err = "not checked: no terminal ID (set terminal_id, or the modem must give its IMEI)"
 		return c
 	}
-	pc := &platform.Client{BaseURL: cfg.Platform.URL, HTTP: &http.Client{Timeout: 15 * time.Second}}
-	if cfg.key != nil {
-		pc.Key, pc.Sign = cfg.key, confirm.AuthorizationHeader
-	}
+	pc := newPlatformClient(cfg)
 	start := time.Now()
 	b, err := pc.Binding(ctx, tid)
 	took := time.Since(start).Round(time.Millisecond)

@@ -90,17 +90,7 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	sd := notifier{log: log}
 	stopWatchdog := sd.startWatchdog(ctx, rx.Alive)
 	defer stopWatchdog()
-	// One connection per query, closed after it: the platform is asked
-	// again minutes later, when a kept-alive connection would long be
-	// gone, and meanwhile it would hold two goroutines, their buffers and
-	// an idle timer in the waiting agent.
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DisableKeepAlives = true
-	pc := &platform.Client{BaseURL: cfg.Platform.URL, HTTP: &http.Client{Timeout: 15 * time.Second, Transport: tr}}
-	if cfg.key != nil {
-		pc.Key = cfg.key
-		pc.Sign = confirm.AuthorizationHeader
-	}
+	pc := newPlatformClient(cfg)
 	out, err := boot.Run(ctx, boot.Config{
 		TerminalID:   cfg.TerminalID,
 		Senders:      cfg.allowlist,
@@ -132,6 +122,21 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	log.Info("activation complete", "terminal_id", out.Record.TerminalID, "msisdn", out.Record.MSISDN, "record", store.Path())
 	return nil
+}
+
+// newPlatformClient is the service platform's client, signing its requests
+// when a terminal key is configured. One connection per query, closed after
+// it: the platform is asked again minutes later, when a kept-alive
+// connection would long be gone, and meanwhile it would hold two
+// goroutines, their buffers and an idle timer in the waiting agent.
+func newPlatformClient(cfg Config) *platform.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = true
+	pc := &platform.Client{BaseURL: cfg.Platform.URL, HTTP: &http.Client{Timeout: 15 * time.Second, Transport: tr}}
+	if cfg.key != nil {
+		pc.Key, pc.Sign = cfg.key, confirm.AuthorizationHeader
+	}
+	return pc
 }
 
 type realClock struct{}
