@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,28 +100,6 @@ func fastPath(agent, exitOnly, dir string, keyFile string) (row, string, error) 
 		ratio:  ratio, v: v,
 	}
 	detail := fmt.Sprintf("bound fast path: %d interleaved runs each after 20 warm-up runs; agent min/median/max %s / %s / %s, exit-only %s / %s / %s; every agent run exited 0 with --modem %s (absent)",
-		fastPathRuns, ms(minOf(ta)), ms(ma), ms(maxOf(ta)), ms(minOf(tb)), ms(mb), ms(maxOf(tb)), filepath.Join(dir, "no-such-modem"))
+		fastPathRuns, ms(slices.Min(ta)), ms(ma), ms(slices.Max(ta)), ms(slices.Min(tb)), ms(mb), ms(slices.Max(tb)), filepath.Join(dir, "no-such-modem"))
 	return r, detail, nil
-}
-
-func minOf(xs []time.Duration) time.Duration {
-	if len(xs) == 0 {
-		return 0
-	}
-	m := xs[0]
-	for _, x := range xs {
-		m = min(m, x)
-	}
-	return m
-}
-
-func maxOf(xs []time.Duration) time.Duration {
-	if len(xs) == 0 {
-		return 0
-	}
-	m := xs[0]
-	for _, x := range xs {
-		m = max(m, x)
-	}
-	return m
 }
