@@ -61,6 +61,28 @@ func TestVectors(t *testing.T) {
 	assert.Equal(t, vecAuthzHdr, confirm.AuthorizationHeader(key, vecMethod, vecPath, vecDate))
 }
 
+func TestAnswerVectors(t *testing.T) {
+	key := vecKey(t)
+	for _, tc := range []struct{ name, body, want string }{
+		{"not bound", `{"terminal_id":"STB0012345678","bound":false,"activation":{"sms_to":"10658000","sms_body":"BIND STB0012345678","nonce":"q8x3k2"}}`,
+			"BPH1 e8f8e9d40da71661f9dfd9c32452b49d3230cf203bc2a17b5616ee0533ec7e63"},
+		{"bound", `{"terminal_id":"STB0012345678","bound":true,"msisdn":"138****8000","bound_at":"2026-11-25T20:00:00Z","token":"BP1 t=STB0012345678 m=138****8000 n=q8x3k2 s=FWC0YGwf5vt1dIPLmlT2ww"}`,
+			"BPH1 53a1a85f96cb20b04b9c3e91f34f93c7e48965c82bc7d9c3c5cab70db6ca2ed2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := confirm.AnswerHeader(key, 200, vecPath, vecDate, []byte(tc.body))
+			assert.Equal(t, tc.want, got, "AnswerHeader(200, %q, %q, %d-byte body)", vecPath, vecDate, len(tc.body))
+			assert.True(t, confirm.VerifyAnswer(key, 200, vecPath, vecDate, []byte(tc.body), tc.want))
+			assert.True(t, confirm.VerifyAnswer(key, 200, vecPath, vecDate, []byte(tc.body), "BPH1 "+strings.ToUpper(tc.want[5:])), "upper-case hex")
+			assert.False(t, confirm.VerifyAnswer(key, 404, vecPath, vecDate, []byte(tc.body), tc.want), "other status")
+			assert.False(t, confirm.VerifyAnswer(key, 200, vecPath, "2026-11-25T20:00:01Z", []byte(tc.body), tc.want), "other date")
+			assert.False(t, confirm.VerifyAnswer(key, 200, vecPath, vecDate, []byte(tc.body+" "), tc.want), "body with a byte more")
+			assert.False(t, confirm.VerifyAnswer(nil, 200, vecPath, vecDate, []byte(tc.body), tc.want), "no key")
+			assert.False(t, confirm.VerifyAnswer(key, 200, vecPath, vecDate, []byte(tc.body), tc.want[5:]), "no scheme")
+		})
+	}
+}
+
 type findCase struct {
 	name   string
 	text   string

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -136,10 +137,35 @@ func AuthorizationHeader(key []byte, method, path, date string) string {
 // accepted). It is false for an empty key. Whether date is fresh enough is
 // the caller's decision.
 func VerifyRequest(key []byte, method, path, date, authorization string) bool {
-	if len(key) == 0 {
-		return false
-	}
-	h, ok := strings.CutPrefix(authorization, authScheme)
+	return len(key) > 0 && equalHexMAC(authorization, requestMAC(key, method, path, date))
+}
+
+// SignatureHeader is the answer header that carries AnswerHeader's value.
+const SignatureHeader = "X-Bindpay-Signature"
+
+// AnswerHeader returns the X-Bindpay-Signature value of a platform answer:
+// "BPH1 " and the lowercase hex HMAC-SHA256(key, status+"\n"+path+"\n"+date+"\n"+body),
+// where date is the request's X-Bindpay-Date and body the exact body bytes.
+func AnswerHeader(key []byte, status int, path, date string, body []byte) string {
+	return authScheme + hex.EncodeToString(answerMAC(key, status, path, date, body))
+}
+
+// VerifyAnswer reports, in constant time, whether signature is the header
+// AnswerHeader would produce for this answer. It is false for an empty key.
+func VerifyAnswer(key []byte, status int, path, date string, body []byte, signature string) bool {
+	return len(key) > 0 && equalHexMAC(signature, answerMAC(key, status, path, date, body))
+}
+
+func answerMAC(key []byte, status int, path, date string, body []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(strconv.Itoa(status) + "\n" + path + "\n" + date + "\n"))
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// equalHexMAC compares a "BPH1 <hex>" header with want in constant time.
+func equalHexMAC(header string, want []byte) bool {
+	h, ok := strings.CutPrefix(header, authScheme)
 	if !ok || len(h) != 2*sha256.Size {
 		return false
 	}
@@ -147,7 +173,7 @@ func VerifyRequest(key []byte, method, path, date, authorization string) bool {
 	if err != nil {
 		return false
 	}
-	return hmac.Equal(got, requestMAC(key, method, path, date))
+	return hmac.Equal(got, want)
 }
 
 func requestMAC(key []byte, method, path, date string) []byte {
