@@ -26,6 +26,10 @@ type Message struct {
 	Indexes []int
 	// Sender is the originating address as the network gave it.
 	Sender string
+	// SenderAlpha is set when the originating address is alphanumeric (type
+	// of number 5): a name, never a number, even when it is spelled in
+	// digits.
+	SenderAlpha bool
 	// Text is the decoded text (UTF-8).
 	Text string
 	// Time is the service centre time stamp.
@@ -269,6 +273,7 @@ func (a *assembler) complete(ps []part) Message {
 	m := newMessage(ps, nil)
 	m.Text = string(text)
 	m.Sender = ps[0].t.OA.Number()
+	m.SenderAlpha = ps[0].t.OA.TypeOfNumber() == tpdu.TonAlphanumeric
 	m.Time = ps[0].t.SCTS.Time
 	return m
 }
