@@ -431,7 +431,7 @@ func (f *flow) judge(ctx context.Context, m modem.Message, ans *platform.Binding
 	if m.Err != nil {
 		return f.reject(ctx, m, "undecodable: "+m.Err.Error())
 	}
-	if !f.cfg.Senders.Allows(m.Sender) {
+	if !f.cfg.Senders.Allows(m.Sender, m.SenderAlpha) {
 		return f.reject(ctx, m, fmt.Sprintf("sender %q is not in sms.senders", m.Sender))
 	}
 	tok, err := confirm.Find(m.Text)

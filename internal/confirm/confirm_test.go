@@ -107,9 +107,17 @@ var findCases = []findCase{
 		want: confirm.Token{TerminalID: "STB1", MSISDN: "139****0000"}, signed: "BP1 t=STB1 m=139****0000",
 	},
 	{
-		name: "fields reordered", text: "x BP1 n=q8x3k2 m=138****8000 t=STB0012345678 s=" + vecSig,
-		want: vecFields, signed: "BP1 n=q8x3k2 m=138****8000 t=STB0012345678",
+		name: "extra field before s is signed", text: "x BP1 t=STB1 m=139****0000 n=q8 v=2 s=" + vecSig + "。",
+		want: confirm.Token{TerminalID: "STB1", MSISDN: "139****0000", Nonce: "q8", Sig: vecSig}, signed: "BP1 t=STB1 m=139****0000 n=q8 v=2",
 	},
+	{
+		name: "extra field without nonce", text: "BP1 t=STB1 m=139****0000 x_1=a.b s=" + vecSig,
+		want: confirm.Token{TerminalID: "STB1", MSISDN: "139****0000", Sig: vecSig}, signed: "BP1 t=STB1 m=139****0000 x_1=a.b",
+	},
+	{name: "full stop after s", text: vecToken + ".", want: vecFields, signed: vecSigned},
+	{name: "comma and text after s", text: vecToken + ", thanks", want: vecFields, signed: vecSigned},
+	{name: "equals after s", text: vecToken + "==", want: vecFields, signed: vecSigned},
+	{name: "a field after s is text", text: vecToken + " x=1", want: vecFields, signed: vecSigned},
 	{
 		name: "value with equals and punctuation", text: "BP1 t=A=B m=1*2 n=x.y_z-",
 		want: confirm.Token{TerminalID: "A=B", MSISDN: "1*2", Nonce: "x.y_z-"},
@@ -131,7 +139,13 @@ var findCases = []findCase{
 	{name: "missing m", text: "BP1 t=STB0012345678 n=q8x3k2", err: confirm.ErrMalformed},
 	{name: "duplicate t", text: "BP1 t=A t=B m=C", err: confirm.ErrMalformed},
 	{name: "duplicate s", text: "BP1 t=A m=C s=x s=y", err: confirm.ErrMalformed},
-	{name: "unknown key", text: "BP1 t=A m=B x=1", err: confirm.ErrMalformed},
+	{name: "fields reordered", text: "x BP1 n=q8x3k2 m=138****8000 t=STB0012345678 s=" + vecSig, err: confirm.ErrMalformed},
+	{name: "m before t", text: "BP1 m=138****8000 t=STB0012345678", err: confirm.ErrMalformed},
+	{name: "n after an extra field", text: "BP1 t=A m=B x=1 n=C", err: confirm.ErrMalformed},
+	{name: "short sig", text: vecSigned + " s=FWC0YGwf5vt1dIPLmlT2", err: confirm.ErrMalformed},
+	{name: "undecodable sig", text: vecSigned + " s=!!!!", err: confirm.ErrMalformed},
+	{name: "sig with a 23rd character", text: vecToken + "A", err: confirm.ErrMalformed},
+	{name: "sig with a 23rd dash", text: vecToken + "-", err: confirm.ErrMalformed},
 	{name: "unknown uppercase key", text: "BP1 T=A m=B", err: confirm.ErrMalformed},
 	{name: "empty value", text: "BP1 t= m=B", err: confirm.ErrMalformed},
 	{name: "empty value at end", text: "BP1 t=A m=", err: confirm.ErrMalformed},
@@ -169,9 +183,10 @@ func TestFindMalformedMessage(t *testing.T) {
 		{"missing t", "BP1 m=B", "missing field t"},
 		{"missing m", "BP1 t=A", "missing field m"},
 		{"duplicate", "BP1 t=A t=B m=C", "duplicate field t"},
-		{"unknown", "BP1 t=A m=B x=1", "unknown field x"},
+		{"out of order", "BP1 t=A m=B x=1 n=C", "field n must come right after m"},
 		{"empty value", "BP1 t= m=B", "empty value for field t"},
-		{"s not last", "BP1 t=A s=x m=B", "field s must be the last"},
+		{"short s", "BP1 t=A m=B s=x", "field s has 1 base64url characters, want 22"},
+		{"long s", "BP1 t=A m=B s=" + vecSig + "x", "longer than 22"},
 		{"position", "【通知】BP1 t=A", "token at byte 12"},
 	}
 	for _, tc := range tests {
@@ -226,15 +241,15 @@ func TestSignedTextAndString(t *testing.T) {
 	assert.Equal(t, "BP1 t=STB1 m=138****8000 n=n1", code.SignedText(), "built in code, with nonce")
 	assert.Equal(t, "BP1 t=STB1 m=138****8000 n=n1 s=c2ln", code.String())
 
-	reordered := "BP1 m=138****8000 t=STB1 s=c2ln"
-	tok, err := confirm.Parse(reordered)
+	extra := "BP1 t=STB1 m=138****8000 v=2 s=" + vecSig
+	tok, err := confirm.Parse(extra)
 	require.NoError(t, err)
-	assert.Equal(t, "BP1 m=138****8000 t=STB1", tok.SignedText(), "parsed: the received order is kept")
-	assert.Equal(t, reordered, tok.String())
+	assert.Equal(t, "BP1 t=STB1 m=138****8000 v=2", tok.SignedText(), "parsed: the extra field is kept in the signed text")
+	assert.Equal(t, extra, tok.String())
 
 	tok.TerminalID = "STB2"
 	assert.Equal(t, "BP1 t=STB2 m=138****8000", tok.SignedText(), "changed field: canonical text of the new fields")
-	assert.Equal(t, "BP1 t=STB2 m=138****8000 s=c2ln", tok.String())
+	assert.Equal(t, "BP1 t=STB2 m=138****8000 s="+vecSig, tok.String())
 }
 
 func TestVerify(t *testing.T) {
@@ -255,13 +270,12 @@ func TestVerify(t *testing.T) {
 		{name: "tampered n", text: strings.Replace(vecToken, "n=q8x3k2", "n=q8x3k3", 1), key: key},
 		{name: "nonce removed", text: strings.Replace(vecToken, " n=q8x3k2", "", 1), key: key},
 		{name: "nonce added", text: "BP1 t=STB0012345678 m=138****8000 n=zzz s=" + vecSig, key: key},
-		{name: "fields reordered", text: "BP1 m=138****8000 t=STB0012345678 n=q8x3k2 s=" + vecSig, key: key},
+		{name: "extra field not in the signature", text: vecSigned + " v=2 s=" + vecSig, key: key},
+		{name: "extra field signed", text: signedWithExtra(t, key), key: key, want: true},
 		{name: "tampered sig", text: vecSigned + " s=FWC0YGwf5vt1dIPLmlT2wA", key: key},
 		{name: "non-canonical trailing bits", text: vecSigned + " s=FWC0YGwf5vt1dIPLmlT2wx", key: key},
-		{name: "padded sig", text: vecToken + "==", key: key},
-		{name: "short sig", text: vecSigned + " s=FWC0YGwf5vt1dIPLmlT2", key: key},
-		{name: "undecodable sig", text: vecSigned + " s=!!!!", key: key},
-		{name: "sig followed by period", text: vecToken + ".", key: key},
+		{name: "sig followed by equals", text: vecToken + "==", key: key, want: true},
+		{name: "sig followed by period", text: vecToken + ".", key: key, want: true},
 		{name: "no sig", text: vecSigned, key: key},
 	}
 	for _, tc := range tests {
@@ -309,8 +323,8 @@ func TestSign(t *testing.T) {
 		{"built in code without nonce", func(*testing.T) confirm.Token {
 			return confirm.Token{TerminalID: "STB9", MSISDN: "186****0001"}
 		}},
-		{"parsed in another order", func(t *testing.T) confirm.Token {
-			tok, err := confirm.Parse("BP1 n=abc t=STB9 m=186****0001")
+		{"parsed with an extra field", func(t *testing.T) confirm.Token {
+			tok, err := confirm.Parse("BP1 t=STB9 m=186****0001 n=abc v=2")
 			require.NoError(t, err)
 			return tok
 		}},
@@ -340,5 +354,30 @@ func TestErrorsAreDistinct(t *testing.T) {
 		for j, b := range all {
 			assert.Equal(t, i == j, errors.Is(a, b), "errors.Is(%v, %v)", a, b)
 		}
+	}
+}
+
+// signedWithExtra is the vector token with a further field "v=2" before s,
+// signed as the platform would sign it.
+func signedWithExtra(t *testing.T, key []byte) string {
+	t.Helper()
+	tok, err := confirm.Parse(vecSigned + " v=2")
+	require.NoError(t, err)
+	return confirm.Sign(key, tok).String()
+}
+
+func TestTerminalOf(t *testing.T) {
+	for _, tc := range []struct{ name, text, want string }{
+		{"good token", vecSMS, vecTID},
+		{"malformed after t", "通知 BP1 t=STB1 m=B s=short", "STB1"},
+		{"malformed order", "BP1 t=STB1 x=1 m=B", "STB1"},
+		{"no t first", "BP1 m=B t=STB1", ""},
+		{"no token", "hello", ""},
+		{"XBP1 then real", "XBP1 t=A BP1 t=B", "B"},
+		{"empty t", "BP1 t= m=B", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, confirm.TerminalOf(tc.text), "TerminalOf(%q)", tc.text)
+		})
 	}
 }

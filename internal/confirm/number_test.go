@@ -70,6 +70,8 @@ func TestNewAllowlistErrors(t *testing.T) {
 		{name: "blank among numbers", in: []string{"10658000", ""}, msg: `entry 2 ("")`},
 		{name: "only separators", in: []string{"10658000", "+86 13800138000", " - "}, msg: `entry 3 (" - ")`},
 		{name: "lone plus", in: []string{"+"}, msg: `entry 1 ("+")`},
+		{name: "bare star", in: []string{"*"}, msg: `entry 1 ("*")`},
+		{name: "prefix with letters", in: []string{"BIND*"}, msg: `a prefix entry must be digits`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,32 +92,46 @@ func TestAllowlistAllows(t *testing.T) {
 		name    string
 		entries []string
 		sender  string
+		alpha   bool // the sender's type of number is alphanumeric (5)
 		want    bool
 	}{
-		{"service code", []string{"10658000"}, "10658000", true},
-		{"service code with +86", []string{"10658000"}, "+8610658000", true},
-		{"entry with +86", []string{"+8610658000"}, "10658000", true},
-		{"other service code", []string{"10658000"}, "10658001", false},
-		{"mobile +86", []string{"13800138000"}, "+8613800138000", true},
-		{"mobile 0086", []string{"13800138000"}, "008613800138000", true},
-		{"mobile 86", []string{"13800138000"}, "8613800138000", true},
-		{"mobile spaced", []string{"+86 138 0013 8000"}, "138-0013-8000", true},
-		{"second entry", []string{"10658000", "13800138000"}, "+8613800138000", true},
-		{"foreign number", []string{"13800138000"}, "+4413800138000", false},
-		{"alphanumeric sender vs numeric entries", []string{"10658000", "13800138000"}, "BindPay", false},
-		{"alphanumeric sender spelled like a number", []string{"10658000"}, "1065800O", false},
-		{"alphanumeric entry", []string{"BindPay"}, " BindPay ", true},
-		{"alphanumeric entry is case-sensitive", []string{"BindPay"}, "BINDPAY", false},
-		{"alphanumeric entry vs number", []string{"BindPay"}, "10658000", false},
-		{"empty sender", []string{"10658000"}, "", false},
-		{"separator sender", []string{"10658000"}, " - ", false},
+		{name: "service code", entries: []string{"10658000"}, sender: "10658000", want: true},
+		{name: "service code with +86", entries: []string{"10658000"}, sender: "+8610658000", want: true},
+		{name: "entry with +86", entries: []string{"+8610658000"}, sender: "10658000", want: true},
+		{name: "other service code", entries: []string{"10658000"}, sender: "10658001"},
+		{name: "mobile +86", entries: []string{"13800138000"}, sender: "+8613800138000", want: true},
+		{name: "mobile 0086", entries: []string{"13800138000"}, sender: "008613800138000", want: true},
+		{name: "mobile 86", entries: []string{"13800138000"}, sender: "8613800138000", want: true},
+		{name: "mobile spaced", entries: []string{"+86 138 0013 8000"}, sender: "138-0013-8000", want: true},
+		{name: "second entry", entries: []string{"10658000", "13800138000"}, sender: "+8613800138000", want: true},
+		{name: "foreign number", entries: []string{"13800138000"}, sender: "+4413800138000"},
+		{name: "extension without a prefix entry", entries: []string{"10658000"}, sender: "1065800012"},
+
+		{name: "TON 5 spelled as the short code", entries: []string{"10658000"}, sender: "10658000", alpha: true},
+		{name: "TON 5 spelled as the mobile", entries: []string{"13800138000"}, sender: "+8613800138000", alpha: true},
+		{name: "TON 5 vs prefix entry", entries: []string{"10658000*"}, sender: "1065800012", alpha: true},
+		{name: "alphanumeric sender vs numeric entries", entries: []string{"10658000", "13800138000"}, sender: "BindPay", alpha: true},
+		{name: "alphanumeric sender spelled like a number", entries: []string{"10658000"}, sender: "1065800O", alpha: true},
+		{name: "alphanumeric entry", entries: []string{"BindPay"}, sender: " BindPay ", alpha: true, want: true},
+		{name: "alphanumeric entry is case-sensitive", entries: []string{"BindPay"}, sender: "BINDPAY", alpha: true},
+		{name: "alphanumeric entry vs number", entries: []string{"BindPay"}, sender: "10658000"},
+
+		{name: "prefix: the code itself", entries: []string{"10658000*"}, sender: "10658000", want: true},
+		{name: "prefix: with extension", entries: []string{"10658000*"}, sender: "1065800012", want: true},
+		{name: "prefix: with +86 and extension", entries: []string{"10658000*"}, sender: "+861065800012", want: true},
+		{name: "prefix entry written with +86", entries: []string{"+8610658000*"}, sender: "1065800099", want: true},
+		{name: "prefix: other code", entries: []string{"10658000*"}, sender: "10658001"},
+		{name: "prefix: shorter", entries: []string{"10658000*"}, sender: "1065800"},
+
+		{name: "empty sender", entries: []string{"10658000"}, sender: ""},
+		{name: "separator sender", entries: []string{"10658000"}, sender: " - "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := confirm.NewAllowlist(tc.entries)
 			require.NoError(t, err, "NewAllowlist(%q)", tc.entries)
-			got := a.Allows(tc.sender)
-			assert.Equal(t, tc.want, got, "allowlist %q, Allows(%q): got %v, want %v", tc.entries, tc.sender, got, tc.want)
+			got := a.Allows(tc.sender, tc.alpha)
+			assert.Equal(t, tc.want, got, "allowlist %q, Allows(%q, alphanumeric %v): got %v, want %v", tc.entries, tc.sender, tc.alpha, got, tc.want)
 		})
 	}
 }
@@ -123,6 +139,7 @@ func TestAllowlistAllows(t *testing.T) {
 func TestZeroAllowlistAllowsNobody(t *testing.T) {
 	var a confirm.Allowlist
 	for _, s := range []string{"", "10658000", "BindPay"} {
-		assert.False(t, a.Allows(s), "zero Allowlist, Allows(%q) = true, want false", s)
+		assert.False(t, a.Allows(s, false), "zero Allowlist, Allows(%q) = true, want false", s)
+		assert.False(t, a.Allows(s, true), "zero Allowlist, Allows(%q, alphanumeric) = true, want false", s)
 	}
 }

@@ -8,25 +8,32 @@ import (
 	"strings"
 )
 
-// Token grammar (DESIGN.md, "SMS platform → terminal"):
+// Token grammar (DESIGN.md, "SMS platform → terminal", protocol version 2):
 //
-//	token = "BP1" 1*(" " key "=" value)
-//	key   = 1*(ASCII letter / digit / "_")   ; known keys: t m n s
-//	value = 1*(%x21-7E)                       ; printable ASCII, no space
+//	token = "BP1" " t=" value " m=" value [" n=" value] *(" " key "=" value) [" s=" sig]
+//	key   = 1*(ASCII letter / digit / "_")    ; not t, m, n or s
+//	value = 1*(%x21-7E)                        ; printable ASCII, no space
+//	sig   = 22(base64url character)            ; not followed by another one
 //
-// t (terminal ID) and m (masked bound number) are required, n (nonce) is
-// optional, s (signature) is optional and must come last. Other orders of
-// t, m and n are accepted, because the signature covers the text exactly as
-// received. Duplicate and unknown keys make the token malformed.
+// The fields come in this order: t (terminal ID), m (masked bound number),
+// n (nonce, optional), any further fields (ignored, but covered by the
+// signature, so that an operator may add one without breaking the fleet),
+// and last s: exactly 22 characters of base64url, the first 16 bytes of the
+// HMAC over the token text before " s=". The token ends right after those 22
+// characters: punctuation or whitespace may follow ("s=….", "s=…。"); a 23rd
+// base64url character makes it malformed.
 //
 // In free text "BP1" starts a token only when it is not preceded or followed
 // by an ASCII letter or digit ("XBP1 " and "BP100" are not tokens; "。BP1 "
-// is). The token ends at the end of the text, at a space that is not followed
-// by another key "=", or at any other byte that cannot be part of a value:
-// a control character, a non-ASCII (for example Chinese) character.
+// is). Without s, the token ends at the end of the text, at a space that is
+// not followed by another key "=", or at any other byte that cannot be part
+// of a value: a control character, a non-ASCII (for example Chinese)
+// character.
 const (
-	magic  = "BP1"
-	sigLen = 16 // bytes of HMAC-SHA256 kept in s
+	magic     = "BP1"
+	sigLen    = 16 // bytes of HMAC-SHA256 kept in s
+	sigChars  = 22 // base64url characters of s
+	maxFields = 16 // fields a token may have, extras included
 )
 
 // sigEncoding rejects non-zero trailing bits, so that exactly one string of
@@ -193,7 +200,8 @@ func parseAt(text string, start int) (Token, int, error) {
 	var (
 		tok   Token
 		seen  = map[string]bool{}
-		sigAt = -1 // offset of the space before " s="
+		n     int // fields seen
+		sigAt = -1
 	)
 	for {
 		sep := pos
@@ -201,16 +209,30 @@ func parseAt(text string, start int) (Token, int, error) {
 		if !ok {
 			return Token{}, pos, malformedf("expected a k=v field at byte %d", sep+1-start)
 		}
-		if !knownKey(key) {
-			return Token{}, pos, malformedf("unknown field %s", key)
-		}
-		if seen["s"] {
-			return Token{}, pos, malformedf("field s must be the last field, found %s= after it", key)
-		}
 		if seen[key] {
 			return Token{}, pos, malformedf("duplicate field %s", key)
 		}
+		if err := fieldOrder(key, n, seen); err != nil {
+			return Token{}, pos, err
+		}
+		if n++; n > maxFields {
+			return Token{}, pos, malformedf("more than %d fields", maxFields)
+		}
 		seen[key] = true
+		if key == "s" {
+			end := vstart
+			for end < len(text) && end-vstart <= sigChars && isSigChar(text[end]) {
+				end++
+			}
+			switch {
+			case end-vstart < sigChars:
+				return Token{}, end, malformedf("field s has %d base64url characters, want %d", end-vstart, sigChars)
+			case end-vstart > sigChars:
+				return Token{}, end, malformedf("field s is longer than %d base64url characters", sigChars)
+			}
+			tok.Sig, sigAt, pos = text[vstart:end], sep, end
+			break
+		}
 		pos = vstart
 		for pos < len(text) && isValueByte(text[pos]) {
 			pos++
@@ -226,9 +248,6 @@ func parseAt(text string, start int) (Token, int, error) {
 			tok.MSISDN = val
 		case "n":
 			tok.Nonce = val
-		case "s":
-			tok.Sig = val
-			sigAt = sep
 		}
 		if pos >= len(text) || text[pos] != ' ' {
 			break
@@ -237,10 +256,7 @@ func parseAt(text string, start int) (Token, int, error) {
 			break
 		}
 	}
-	switch {
-	case !seen["t"]:
-		return Token{}, pos, malformedf("missing field t (terminal ID)")
-	case !seen["m"]:
+	if !seen["m"] {
 		return Token{}, pos, malformedf("missing field m (bound number)")
 	}
 	if sigAt >= 0 {
@@ -249,6 +265,57 @@ func parseAt(text string, start int) (Token, int, error) {
 		tok.signed = text[start:pos]
 	}
 	return tok, pos, nil
+}
+
+// fieldOrder checks that key may come as field number n (0-based) after
+// the fields in seen: t first, m second, n third if at all, s last.
+func fieldOrder(key string, n int, seen map[string]bool) error {
+	switch {
+	case n == 0:
+		if key != "t" {
+			return malformedf("missing field t (terminal ID) first, found %s=", key)
+		}
+	case n == 1:
+		if key != "m" {
+			return malformedf("missing field m (bound number) second, found %s=", key)
+		}
+	case key == "t" || key == "m":
+		return malformedf("field %s out of order", key)
+	case key == "n" && n != 2:
+		return malformedf("field n must come right after m")
+	}
+	return nil
+}
+
+// TerminalOf returns the terminal ID a text's first token candidate names
+// ("BP1 t=<id>"), even when the rest of that token is malformed, or "" when
+// there is none. The acceptance rules use it to tell a confirmation for
+// this terminal whose grammar the agent does not understand (held for the
+// platform's word) from a foreign SMS (deleted).
+func TerminalOf(text string) string {
+	for from := 0; from < len(text); {
+		i := strings.Index(text[from:], magic)
+		if i < 0 {
+			return ""
+		}
+		at := from + i
+		from = at + len(magic)
+		if !isCandidate(text, at) {
+			continue
+		}
+		rest, ok := strings.CutPrefix(text[at+len(magic):], " t=")
+		if !ok {
+			continue
+		}
+		end := 0
+		for end < len(rest) && isValueByte(rest[end]) {
+			end++
+		}
+		if end > 0 {
+			return rest[:end]
+		}
+	}
+	return ""
 }
 
 // keyAt reports whether text[pos:] starts with `key=`, and returns the key
@@ -264,7 +331,8 @@ func keyAt(text string, pos int) (key string, value int, ok bool) {
 	return text[pos:end], end + 1, true
 }
 
-func knownKey(k string) bool { return k == "t" || k == "m" || k == "n" || k == "s" }
+// isSigChar reports whether c is in the base64url alphabet.
+func isSigChar(c byte) bool { return isAlnum(c) || c == '-' || c == '_' }
 
 func isValueByte(c byte) bool { return c > ' ' && c < 0x7f }
 
