@@ -40,8 +40,10 @@ type Config struct {
 		HealthInterval duration `toml:"health_interval"`
 	} `toml:"modem"`
 	Platform struct {
-		URL     string `toml:"url"`
-		KeyFile string `toml:"key_file"`
+		URL               string `toml:"url"`
+		KeyFile           string `toml:"key_file"`
+		CAFile            string `toml:"ca_file"`
+		AllowInsecureHTTP bool   `toml:"allow_insecure_http"`
 	} `toml:"platform"`
 	SMS struct {
 		Senders      []string `toml:"senders"`

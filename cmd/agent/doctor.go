@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"bindpay/internal/modem"
@@ -113,7 +114,11 @@ func probePlatform(ctx context.Context, cfg Config, tid string) doctorCheck {
 		c.Err = "not checked: no terminal ID (set terminal_id, or the modem must give its IMEI)"
 		return c
 	}
-	pc := newPlatformClient(cfg)
+	pc, err := newPlatformClient(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		c.Err = err.Error()
+		return c
+	}
 	start := time.Now()
 	b, err := pc.Binding(ctx, tid)
 	took := time.Since(start).Round(time.Millisecond)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"runtime"
 	"sync"
@@ -18,7 +17,6 @@ import (
 	"go.bug.st/serial"
 
 	"bindpay/internal/boot"
-	"bindpay/internal/confirm"
 	"bindpay/internal/display"
 	"bindpay/internal/flagstore"
 	"bindpay/internal/modem"
@@ -90,7 +88,10 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	sd := notifier{log: log}
 	stopWatchdog := sd.startWatchdog(ctx, rx.Alive)
 	defer stopWatchdog()
-	pc := newPlatformClient(cfg)
+	pc, err := newPlatformClient(cfg, log)
+	if err != nil {
+		return err
+	}
 	out, err := boot.Run(ctx, boot.Config{
 		TerminalID:   cfg.TerminalID,
 		Senders:      cfg.allowlist,
@@ -125,18 +126,20 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 }
 
 // newPlatformClient is the service platform's client, signing its requests
-// when a terminal key is configured. One connection per query, closed after
-// it: the platform is asked again minutes later, when a kept-alive
-// connection would long be gone, and meanwhile it would hold two
-// goroutines, their buffers and an idle timer in the waiting agent.
-func newPlatformClient(cfg Config) *platform.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DisableKeepAlives = true
-	pc := &platform.Client{BaseURL: cfg.Platform.URL, HTTP: &http.Client{Timeout: 15 * time.Second, Transport: tr}}
-	if cfg.key != nil {
-		pc.Key, pc.Sign = cfg.key, confirm.AuthorizationHeader
+// and verifying its answers when a terminal key is configured.
+func newPlatformClient(cfg Config, log *slog.Logger) (*platform.Client, error) {
+	hc, err := platform.NewHTTPClient(cfg.Platform.CAFile, 15*time.Second)
+	if err != nil {
+		return nil, usageErr("%w", err)
 	}
-	return pc
+	return &platform.Client{
+		BaseURL: cfg.Platform.URL,
+		HTTP:    hc,
+		Key:     cfg.key,
+		OnSkew: func(offset time.Duration) {
+			log.Warn("this terminal's clock is off from the service platform's; signing requests with the platform's time (check NTP)", "offset", offset)
+		},
+	}, nil
 }
 
 type realClock struct{}

@@ -12,24 +12,33 @@
 // # File format
 //
 // The file holds one JSON object: the fields of [Record] (version,
-// terminal_id, msisdn, source, bound_at, nonce — nonce omitted when empty)
-// plus
+// terminal_id, msisdn, source, bound_at, nonce, token — nonce and token
+// omitted when empty) plus
 //
 //	"checksum": "sha256:<64 lowercase hex digits>"
 //
 // The checksum is SHA-256 over the canonical encoding C of the record
 // fields, where C is what Go's encoding/json Marshal produces for [Record]:
 // a compact object (no insignificant whitespace) with the keys in the order
-// version, terminal_id, msisdn, source, bound_at, nonce; nonce omitted when
-// empty; bound_at in RFC 3339 with fractional seconds only when non-zero
+// version, terminal_id, msisdn, source, bound_at, nonce, token; nonce and
+// token omitted when empty; bound_at in RFC 3339 with fractional seconds only when non-zero
 // (trailing zeros dropped, as time.Time's MarshalJSON writes it); strings
 // escaped as encoding/json escapes them (including <, >, & as \u003c, \u003e,
 // \u0026 and U+2028, U+2029 as \u2028, \u2029). For example the record
 //
-//	{"version":1,"terminal_id":"STB0012345678","msisdn":"138****8000","source":"sms","bound_at":"2026-11-25T20:00:00Z","nonce":"q8x3k2"}
+//	{"version":2,"terminal_id":"STB0012345678","msisdn":"138****8000","source":"sms","bound_at":"2026-11-25T20:00:00Z","nonce":"q8x3k2","token":"BP1 t=STB0012345678 m=138****8000 n=q8x3k2 s=FWC0YGwf5vt1dIPLmlT2ww"}
 //
 // has the checksum
-// sha256:92803085fd9801f1120614922bb4cca5e939c00023914d7207479e2c546dee41.
+// sha256:ecba179898b518a1181318d93e336f652e66c56a6ec7ac4c406e4dcd0177017d.
+//
+// # Versions
+//
+// Version 2 (written by this package) adds token: the BP1 token that proved
+// the binding, which the flow verifies with the terminal key on every boot
+// (package boot, CheckRecord). Version 1 records (no token; their checksum
+// computed the same way, e.g. sha256:92803085fd9801f1120614922bb4cca5e939c00023914d7207479e2c546dee41
+// for the record above with version 1 and without token) are still read;
+// what they are worth is the flow's rule, not this package's.
 // A reader decodes the file, rebuilds C from the decoded values and compares
 // checksums, so the checksum covers the values, not the whitespace or key
 // order of the file. [Store.Save] writes the file indented, bound_at in UTC,

@@ -11,17 +11,26 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/spf13/afero"
+
+	"bindpay/internal/confirm"
 )
 
 // FileName is the name of the record file in the state directory.
 const FileName = "binding.json"
 
-// Version is the record format version this package reads and writes.
-const Version = 1
+// Version is the record format version this package writes. Version 2
+// added the token that proves the binding; records of version 1 (no token)
+// are still read (see the package documentation for how the flow treats
+// them).
+const Version = 2
+
+// Version1 is the format before the proof: read, never written.
+const Version1 = 1
 
 // MaxSize is the largest record file Load accepts; a real one is a few
 // hundred bytes, so anything bigger is garbage and is not read into memory.
@@ -60,6 +69,10 @@ type Record struct {
 	Source     string    `json:"source"` // SourceSMS or SourcePlatform
 	BoundAt    time.Time `json:"bound_at"`
 	Nonce      string    `json:"nonce,omitempty"`
+	// Token is the BP1 token that proved the binding (the confirmation
+	// SMS's, or the platform's bound answer's); "" in version 1 records and
+	// when no terminal key was configured and the platform sent none.
+	Token string `json:"token,omitempty"`
 }
 
 // file is the on-disk shape: the record's fields plus the checksum.
@@ -161,8 +174,8 @@ func decode(data []byte) (r Record, why string) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return Record{}, "not a JSON record: " + err.Error()
 	}
-	if f.Version != Version {
-		return Record{}, fmt.Sprintf("unsupported version %d (this build reads version %d)", f.Version, Version)
+	if f.Version != Version && f.Version != Version1 {
+		return Record{}, fmt.Sprintf("unsupported version %d (this build reads versions %d and %d)", f.Version, Version1, Version)
 	}
 	want, err := checksum(f.Record)
 	if err != nil {
@@ -192,10 +205,18 @@ func checksum(r Record) (string, error) {
 // every record Load returns can be saved again unchanged.
 func validate(r Record) error {
 	switch {
-	case r.Version != Version:
+	case r.Version != Version && r.Version != Version1:
 		return fmt.Errorf("%w: version %d, want %d", ErrInvalid, r.Version, Version)
-	case r.TerminalID == "":
-		return fmt.Errorf("%w: empty terminal_id", ErrInvalid)
+	case r.Version == Version1 && r.Token != "":
+		return fmt.Errorf("%w: a version %d record has no token", ErrInvalid, Version1)
+	case confirm.CheckTerminalID(r.TerminalID) != nil:
+		return fmt.Errorf("%w: %v", ErrInvalid, confirm.CheckTerminalID(r.TerminalID))
+	case r.MSISDN != "" && confirm.CheckMaskedMSISDN(r.MSISDN) != nil:
+		return fmt.Errorf("%w: %v", ErrInvalid, confirm.CheckMaskedMSISDN(r.MSISDN))
+	case r.Nonce != "" && confirm.CheckNonce(r.Nonce) != nil:
+		return fmt.Errorf("%w: %v", ErrInvalid, confirm.CheckNonce(r.Nonce))
+	case len(r.Token) > 512 || strings.ContainsFunc(r.Token, func(c rune) bool { return c < ' ' || c > '~' }):
+		return fmt.Errorf("%w: token is not one line of printable ASCII of at most 512 bytes", ErrInvalid)
 	case r.Source != SourceSMS && r.Source != SourcePlatform:
 		return fmt.Errorf("%w: source %q, want %q or %q", ErrInvalid, truncate(r.Source, 40), SourceSMS, SourcePlatform)
 	case r.BoundAt.IsZero():
@@ -204,7 +225,7 @@ func validate(r Record) error {
 		return fmt.Errorf("%w: bound_at %s out of range", ErrInvalid, r.BoundAt.UTC().Format(time.RFC3339))
 	}
 	for _, f := range []struct{ name, v string }{
-		{"terminal_id", r.TerminalID}, {"msisdn", r.MSISDN}, {"source", r.Source}, {"nonce", r.Nonce},
+		{"terminal_id", r.TerminalID}, {"msisdn", r.MSISDN}, {"source", r.Source}, {"nonce", r.Nonce}, {"token", r.Token},
 	} {
 		if !utf8.ValidString(f.v) {
 			return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, f.name)
@@ -212,6 +233,11 @@ func validate(r Record) error {
 	}
 	return nil
 }
+
+// Quarantine moves the record aside because the caller found it unusable
+// (why says how: another terminal's, a proof that does not verify) and
+// returns the error wrapping ErrCorrupt that says where it went.
+func (s *Store) Quarantine(why string) error { return s.quarantine(why) }
 
 // quarantine moves the record aside and returns the ErrCorrupt error.
 func (s *Store) quarantine(why string) error {
@@ -230,16 +256,14 @@ func (s *Store) quarantine(why string) error {
 	return fmt.Errorf("load %s: %w: %s; moved aside to %s; the terminal is treated as not activated", s.path, ErrCorrupt, why, dst)
 }
 
-// Save writes r durably, replacing any record. Version 0 is taken to mean
-// Version; a zero BoundAt is stamped with the store's clock; BoundAt is
+// Save writes r durably, replacing any record, always as Version (a
+// version 1 record saved again becomes version 2); a zero BoundAt is stamped with the store's clock; BoundAt is
 // stored in UTC. Save refuses (ErrInvalid) a record without TerminalID, with
 // a Source other than "sms" or "platform", or with another Version. The
 // state directory must exist. No temporary file is left behind, whatever
 // fails.
 func (s *Store) Save(r Record) error {
-	if r.Version == 0 {
-		r.Version = Version
-	}
+	r.Version = Version
 	if r.BoundAt.IsZero() {
 		r.BoundAt = s.now()
 	}

@@ -34,6 +34,7 @@ func validRecord() Record {
 		Source:     SourceSMS,
 		BoundAt:    boundAt,
 		Nonce:      "q8x3k2",
+		Token:      "BP1 t=STB0012345678 m=138****8000 n=q8x3k2 s=FWC0YGwf5vt1dIPLmlT2ww",
 	}
 }
 
@@ -242,7 +243,7 @@ func corruptCases(t *testing.T) []corruptCase {
 		{"empty", []byte{}, "not a JSON record"},
 		{"garbage", []byte("\x00\xffnot json at all"), "not a JSON record"},
 		{"json array", []byte(`[1,2,3]`), "not a JSON record"},
-		{"future version", rewrite(func(m map[string]any) { m["version"] = 2 }), "unsupported version 2"},
+		{"future version", rewrite(func(m map[string]any) { m["version"] = 3 }), "unsupported version 3"},
 		{"no version", rewrite(func(m map[string]any) { delete(m, "version") }), "unsupported version 0"},
 		{"other terminal", encodeFile(t, other), `written for terminal "STB9999999999"`},
 		{"invalid source with valid checksum", encodeFile(t, badSource), "source"},
@@ -269,8 +270,8 @@ func assertNoTemp(t *testing.T, fsys afero.Fs, dir string) {
 func TestChecksumMatchesDocumentedExample(t *testing.T) {
 	// The example in doc.go; another implementation can check itself
 	// against it.
-	canonical := `{"version":1,"terminal_id":"STB0012345678","msisdn":"138****8000","source":"sms","bound_at":"2026-11-25T20:00:00Z","nonce":"q8x3k2"}`
-	const want = "sha256:92803085fd9801f1120614922bb4cca5e939c00023914d7207479e2c546dee41"
+	canonical := `{"version":2,"terminal_id":"STB0012345678","msisdn":"138****8000","source":"sms","bound_at":"2026-11-25T20:00:00Z","nonce":"q8x3k2","token":"BP1 t=STB0012345678 m=138****8000 n=q8x3k2 s=FWC0YGwf5vt1dIPLmlT2ww"}`
+	const want = "sha256:ecba179898b518a1181318d93e336f652e66c56a6ec7ac4c406e4dcd0177017d"
 
 	enc, err := json.Marshal(validRecord())
 	require.NoError(t, err)
@@ -293,13 +294,14 @@ func TestSavedFileFormat(t *testing.T) {
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(data, &m), "file %q", data)
 	assert.Equal(t, map[string]any{
-		"version":     1.0,
+		"version":     2.0,
 		"terminal_id": tid,
 		"msisdn":      "138****8000",
 		"source":      "sms",
 		"bound_at":    "2026-11-25T20:00:00Z",
 		"nonce":       "q8x3k2",
-		"checksum":    "sha256:92803085fd9801f1120614922bb4cca5e939c00023914d7207479e2c546dee41",
+		"token":       "BP1 t=STB0012345678 m=138****8000 n=q8x3k2 s=FWC0YGwf5vt1dIPLmlT2ww",
+		"checksum":    "sha256:ecba179898b518a1181318d93e336f652e66c56a6ec7ac4c406e4dcd0177017d",
 	}, m)
 	assert.True(t, strings.HasSuffix(string(data), "}\n"), "file ends with a newline")
 }
@@ -310,11 +312,13 @@ func TestSaveRejectsInvalidRecords(t *testing.T) {
 		edit func(r *Record)
 		want string
 	}{
-		{"empty terminal id", func(r *Record) { r.TerminalID = "" }, "empty terminal_id"},
+		{"empty terminal id", func(r *Record) { r.TerminalID = "" }, "terminal ID"},
+		{"terminal id with a newline", func(r *Record) { r.TerminalID = "STB1\nX" }, "terminal ID"},
+		{"msisdn with a newline", func(r *Record) { r.MSISDN = "138****8000\nREADY=1" }, "msisdn"},
+		{"token with a newline", func(r *Record) { r.Token += "\nREADY=1" }, "token is not one line"},
 		{"unknown source", func(r *Record) { r.Source = "oss" }, `source "oss"`},
 		{"empty source", func(r *Record) { r.Source = "" }, `source ""`},
-		{"other version", func(r *Record) { r.Version = 2 }, "version 2"},
-		{"invalid utf-8", func(r *Record) { r.MSISDN = "138\xff" }, "msisdn is not valid UTF-8"},
+		{"invalid utf-8", func(r *Record) { r.MSISDN = "138\xff" }, "msisdn"},
 		{"year out of range", func(r *Record) { r.BoundAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, "out of range"},
 	}
 	for _, tc := range tests {
@@ -508,4 +512,41 @@ func mustEncode(r Record) []byte {
 		panic(err)
 	}
 	return append(b, '\n')
+}
+
+func TestVersion1RecordStillRead(t *testing.T) {
+	// A record written by a release before the proof: version 1, no token,
+	// its checksum as doc.go's first example gave it.
+	v1 := `{
+  "version": 1,
+  "terminal_id": "STB0012345678",
+  "msisdn": "138****8000",
+  "source": "sms",
+  "bound_at": "2026-11-25T20:00:00Z",
+  "nonce": "q8x3k2",
+  "checksum": "sha256:92803085fd9801f1120614922bb4cca5e939c00023914d7207479e2c546dee41"
+}
+`
+	fsys := afero.NewMemMapFs()
+	require.NoError(t, fsys.Mkdir("/s", 0o755))
+	require.NoError(t, afero.WriteFile(fsys, "/s/binding.json", []byte(v1), 0o600))
+	s := New(fsys, "/s", fixedClock)
+	r, err := s.Load(tid)
+	require.NoError(t, err)
+	assert.Equal(t, Version1, r.Version)
+	assert.Empty(t, r.Token)
+
+	// Saved again, it becomes version 2.
+	r.Token = validRecord().Token
+	require.NoError(t, s.Save(r))
+	r2, err := s.Load(tid)
+	require.NoError(t, err)
+	assert.Equal(t, Version, r2.Version)
+	assert.Equal(t, r.Token, r2.Token)
+
+	// A version 1 record with a token is not one release ever wrote.
+	bad := strings.Replace(v1, `"nonce": "q8x3k2",`, `"nonce": "q8x3k2", "token": "BP1 t=STB0012345678 m=138****8000",`, 1)
+	require.NoError(t, afero.WriteFile(fsys, "/s/binding.json", []byte(bad), 0o600))
+	_, err = s.Load(tid)
+	require.ErrorIs(t, err, ErrCorrupt)
 }

@@ -186,3 +186,30 @@ func clipRunes(s string, n int) string {
 	}
 	return string([]rune(s)[:n])
 }
+
+// ConsumeIssued ends the activation: every nonce the platform issued, and
+// the extra ones given (the nonce of the token that bound the terminal, even
+// if it was never seen in an answer), become consumed, so that no late or
+// stale confirmation carrying one of them can bind again, also after
+// `reset`. Nothing is written when nothing changes.
+func (l *Ledger) ConsumeIssued(extra ...string) error {
+	n, err := l.Nonces()
+	if err = readable(err); err != nil {
+		return err
+	}
+	changed := false
+	for _, nonce := range append(slices.Clone(n.Issued), extra...) {
+		if nonce != "" && !slices.Contains(n.Consumed, nonce) {
+			n.Consumed = append(n.Consumed, nonce)
+			changed = true
+		}
+	}
+	if len(n.Issued) > 0 {
+		n.Issued, changed = nil, true
+	}
+	if !changed {
+		return nil
+	}
+	n.Consumed = lastN(n.Consumed, MaxConsumed)
+	return l.write(NoncesFile, n)
+}

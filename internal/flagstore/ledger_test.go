@@ -82,3 +82,30 @@ func TestLedgerInbox(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, files, 1, "no temporary files left")
 }
+
+func TestConsumeIssued(t *testing.T) {
+	fsys := afero.NewMemMapFs()
+	l := NewLedger(fsys, "/s", nil)
+	require.NoError(t, fsys.MkdirAll("/s", 0o700))
+	require.NoError(t, l.Issue("a"))
+	require.NoError(t, l.Issue("b"))
+	require.NoError(t, l.Consume("c"))
+
+	require.NoError(t, l.ConsumeIssued("d", "", "c"))
+	n, err := l.Nonces()
+	require.NoError(t, err)
+	assert.Empty(t, n.Issued, "no nonce stays issued once the terminal is bound")
+	assert.ElementsMatch(t, []string{"a", "b", "c", "d"}, n.Consumed)
+
+	before, err := afero.ReadFile(fsys, "/s/"+NoncesFile)
+	require.NoError(t, err)
+	fi, err := fsys.Stat("/s/" + NoncesFile)
+	require.NoError(t, err)
+	require.NoError(t, l.ConsumeIssued("a"), "again, nothing new")
+	after, err := afero.ReadFile(fsys, "/s/"+NoncesFile)
+	require.NoError(t, err)
+	fi2, err := fsys.Stat("/s/" + NoncesFile)
+	require.NoError(t, err)
+	assert.Equal(t, before, after)
+	assert.Equal(t, fi.ModTime(), fi2.ModTime(), "nothing rewritten when nothing changed")
+}

@@ -2,11 +2,7 @@ package platform
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,7 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const tid = "STB0012345678"
+const (
+	tid      = "STB0012345678"
+	vecToken = "BP1 t=STB0012345678 m=138****8000 n=q8x3k2 s=FWC0YGwf5vt1dIPLmlT2ww"
+)
 
 // request is what the fake platform saw.
 type request struct {
@@ -68,7 +67,7 @@ func serve(t *testing.T, status int, body string) (*fakePlatform, *httptest.Serv
 
 const (
 	notBoundBody = `{"terminal_id":"STB0012345678","bound":false,"activation":{"sms_to":"10658000","sms_body":"BIND STB0012345678","nonce":"q8x3k2"}}`
-	boundBody    = `{"terminal_id":"STB0012345678","bound":true,"msisdn":"138****8000","bound_at":"2026-11-25T20:00:00Z"}`
+	boundBody    = `{"terminal_id":"STB0012345678","bound":true,"msisdn":"138****8000","bound_at":"2026-11-25T20:00:00Z","token":"BP1 t=STB0012345678 m=138****8000 n=q8x3k2 s=FWC0YGwf5vt1dIPLmlT2ww"}`
 )
 
 func TestBindingAnswers(t *testing.T) {
@@ -89,16 +88,16 @@ func TestBindingAnswers(t *testing.T) {
 		},
 		{
 			name: "bound", status: 200, body: boundBody,
-			want: Binding{TerminalID: tid, Bound: true, MSISDN: "138****8000", BoundAt: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)},
+			want: Binding{TerminalID: tid, Bound: true, MSISDN: "138****8000", BoundAt: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC), Token: vecToken},
 		},
 		{
-			name: "bound without bound_at, unknown fields ignored", status: 200,
+			name: "bound without bound_at, unknown fields ignored, no token without a key", status: 200,
 			body: `{"terminal_id":"STB0012345678","bound":true,"msisdn":"138****8000","plan":"gold"}`,
 			want: Binding{TerminalID: tid, Bound: true, MSISDN: "138****8000"},
 		},
 		{
 			name: "other 2xx status", status: 203, body: boundBody,
-			want: Binding{TerminalID: tid, Bound: true, MSISDN: "138****8000", BoundAt: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)},
+			want: Binding{TerminalID: tid, Bound: true, MSISDN: "138****8000", BoundAt: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC), Token: vecToken},
 		},
 	}
 	for _, tc := range tests {
@@ -128,7 +127,7 @@ func TestBindingErrors(t *testing.T) {
 		wantText string // part of the error text
 	}{
 		{"404 unknown terminal", 404, `{"error":"no such terminal"}`, ErrUnknownTerminal, 0, `"STB0012345678" is not registered`},
-		{"500 with body", 500, "database on fire\n", nil, 500, "platform answered 500: database on fire"},
+		{"500 with body", 500, "database on fire\n", nil, 500, `platform answered 500: "database on fire"`},
 		{"503 empty body", 503, "", nil, 503, "platform answered 503"},
 		{"oversized", 200, `{"terminal_id":"` + strings.Repeat("x", MaxBody) + `"}`, ErrBadResponse, 0, "oversized"},
 		{"malformed JSON", 200, `{"terminal_id":`, ErrBadResponse, 0, "malformed JSON"},
@@ -138,8 +137,15 @@ func TestBindingErrors(t *testing.T) {
 		{"mismatched terminal id", 200, strings.Replace(boundBody, tid, "STB9999999999", 1), ErrBadResponse, 0, `about terminal "STB9999999999"`},
 		{"missing terminal id", 200, `{"bound":true,"msisdn":"138****8000"}`, ErrBadResponse, 0, `about terminal ""`},
 		{"not bound without activation", 200, `{"terminal_id":"STB0012345678","bound":false}`, ErrBadResponse, 0, "no activation"},
-		{"not bound, empty sms_to", 200, `{"terminal_id":"STB0012345678","bound":false,"activation":{"sms_to":"","sms_body":"BIND x"}}`, ErrBadResponse, 0, "sms_to or sms_body"},
-		{"not bound, empty sms_body", 200, `{"terminal_id":"STB0012345678","bound":false,"activation":{"sms_to":"10658000","sms_body":""}}`, ErrBadResponse, 0, "sms_to or sms_body"},
+		{"not bound, empty sms_to", 200, `{"terminal_id":"STB0012345678","bound":false,"activation":{"sms_to":"","sms_body":"BIND x"}}`, ErrBadResponse, 0, "sms_to"},
+		{"not bound, empty sms_body", 200, `{"terminal_id":"STB0012345678","bound":false,"activation":{"sms_to":"10658000","sms_body":""}}`, ErrBadResponse, 0, "sms_body is empty"},
+		{"premium number with letters", 200, `{"terminal_id":"STB0012345678","bound":false,"activation":{"sms_to":"1065x","sms_body":"BIND x"}}`, ErrBadResponse, 0, "sms_to"},
+		{"newline in sms_body", 200, `{"terminal_id":"STB0012345678","bound":false,"activation":{"sms_to":"10658000","sms_body":"BIND x\nREADY=1"}}`, ErrBadResponse, 0, "control"},
+		{"bad nonce", 200, `{"terminal_id":"STB0012345678","bound":false,"activation":{"sms_to":"10658000","sms_body":"BIND x","nonce":"a b"}}`, ErrBadResponse, 0, "nonce"},
+		{"newline in msisdn", 200, `{"terminal_id":"STB0012345678","bound":true,"msisdn":"138****8000\nREADY=1"}`, ErrBadResponse, 0, "msisdn"},
+		{"token for another terminal", 200, strings.Replace(boundBody, "t=STB0012345678", "t=STB0012345679", 1), ErrBadResponse, 0, "for terminal"},
+		{"token for another number", 200, strings.Replace(boundBody, "m=138****8000", "m=139****8000", 1), ErrBadResponse, 0, "for number"},
+		{"token malformed", 200, strings.Replace(boundBody, "s=FWC0", "s=", 1), ErrBadResponse, 0, "token"},
 		{"bound without msisdn", 200, `{"terminal_id":"STB0012345678","bound":true}`, ErrBadResponse, 0, "without msisdn"},
 		{"bound is a string", 200, `{"terminal_id":"STB0012345678","bound":"yes"}`, ErrBadResponse, 0, "malformed JSON"},
 	}
@@ -224,87 +230,17 @@ func TestBindingTransportError(t *testing.T) {
 	assert.True(t, strings.HasPrefix(err.Error(), "query platform "+url+"/v1/terminals/STB0012345678/binding: "), "got %q", err)
 }
 
-// fakeSign records its arguments and returns a recognisable header value.
-type fakeSign struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (f *fakeSign) sign(key []byte, method, path, date string) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	call := fmt.Sprintf("%s|%s|%s|%s", key, method, path, date)
-	f.calls = append(f.calls, call)
-	return "BPH1 fake(" + call + ")"
-}
-
-func TestBindingSigned(t *testing.T) {
-	now := func() time.Time {
-		// Not UTC and with nanoseconds: the header must be UTC, seconds.
-		return time.Date(2026, 11, 26, 4, 0, 0, 123456789, time.FixedZone("CST", 8*3600))
-	}
-	tests := []struct {
-		name     string
-		base     string // appended to the server URL
-		terminal string
-		wantPath string
-	}{
-		{"plain", "", tid, "/v1/terminals/STB0012345678/binding"},
-		{"base with path prefix and slash", "/bindpay/", tid, "/bindpay/v1/terminals/STB0012345678/binding"},
-		{"terminal id needing escapes", "", "STB 00/12?x", "/v1/terminals/STB%2000%2F12%3Fx/binding"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			body := strings.Replace(boundBody, tid, tc.terminal, 1)
-			fp, srv := serve(t, 200, body)
-			fs := &fakeSign{}
-			c := &Client{BaseURL: srv.URL + tc.base, Key: []byte("k3y"), Now: now, Sign: fs.sign}
-			got, err := c.Binding(context.Background(), tc.terminal)
-			require.NoError(t, err)
-			assert.Equal(t, tc.terminal, got.TerminalID)
-
-			wantCall := "k3y|GET|" + tc.wantPath + "|2026-11-25T20:00:00Z"
-			assert.Equal(t, []string{wantCall}, fs.calls, "Sign arguments (key|method|path|date)")
-			reqs := fp.requests()
-			require.Len(t, reqs, 1)
-			assert.Equal(t, tc.wantPath, reqs[0].escapedPath, "path as sent")
-			assert.Empty(t, reqs[0].rawQuery)
-			assert.Equal(t, "2026-11-25T20:00:00Z", reqs[0].date, "X-Bindpay-Date")
-			assert.Equal(t, "BPH1 fake("+wantCall+")", reqs[0].auth, "Authorization")
-		})
-	}
-}
-
-func TestBindingUnsignedWithoutKey(t *testing.T) {
-	fp, srv := serve(t, 200, boundBody)
-	fs := &fakeSign{}
-	_, err := (&Client{BaseURL: srv.URL, Sign: fs.sign}).Binding(context.Background(), tid)
-	require.NoError(t, err)
-	assert.Empty(t, fs.calls, "Sign must not be called without a key")
-	reqs := fp.requests()
-	require.Len(t, reqs, 1)
-	assert.Empty(t, reqs[0].date, "X-Bindpay-Date on an unsigned request")
-	assert.Empty(t, reqs[0].auth, "Authorization on an unsigned request")
-}
-
-func TestBindingKeyWithoutSign(t *testing.T) {
-	fp, srv := serve(t, 200, boundBody)
-	_, err := (&Client{BaseURL: srv.URL, Key: []byte("k")}).Binding(context.Background(), tid)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "Client.Sign is nil")
-	assert.Empty(t, fp.requests(), "an unsigned request must not be sent when a key is set")
-}
-
 func TestBindingBadInput(t *testing.T) {
 	tests := []struct {
 		name, base, terminal, want string
 	}{
-		{"empty terminal id", "http://127.0.0.1:1", "", "empty terminal ID"},
-		{"no scheme", "bind.example.net", tid, "want http:// or https://"},
-		{"host:port without scheme", "127.0.0.1:8080", tid, "want http:// or https://"},
-		{"ftp scheme", "ftp://example.net", tid, "want http:// or https://"},
-		{"no host", "http://", tid, "want http:// or https://"},
-		{"empty base", "", tid, "want http:// or https://"},
+		{"empty terminal id", "http://127.0.0.1:1", "", "terminal ID"},
+		{"terminal id with a slash", "http://127.0.0.1:1", "STB/1", "terminal ID"},
+		{"no scheme", "bind.example.net", tid, "want https://"},
+		{"host:port without scheme", "127.0.0.1:8080", tid, "want https://"},
+		{"ftp scheme", "ftp://example.net", tid, "want https://"},
+		{"no host", "http://", tid, "want https://"},
+		{"empty base", "", tid, "want https://"},
 		{"query in base", "http://127.0.0.1:1/?x=1", tid, "query or fragment"},
 		{"unparsable", "http://[::1", tid, "platform url"},
 	}
@@ -323,31 +259,4 @@ func TestErrorRedactsPassword(t *testing.T) {
 	_, err := (&Client{BaseURL: base}).Binding(context.Background(), tid)
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "s3cret")
-}
-
-// hmacSign is a stand-in for confirm.AuthorizationHeader, written from the
-// protocol description, so the client is checked against DESIGN's vector
-// without importing package confirm.
-func hmacSign(key []byte, method, path, date string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(method + "\n" + path + "\n" + date))
-	return "BPH1 " + hex.EncodeToString(m.Sum(nil))
-}
-
-func TestBindingSignedDesignVector(t *testing.T) {
-	key, err := hex.DecodeString("82583d3b77d3cddbf5183ac3cf45aaaab9c750d470e3ce8a292ca6a49900e1c8")
-	require.NoError(t, err)
-	fp, srv := serve(t, 200, boundBody)
-	c := &Client{
-		BaseURL: srv.URL,
-		Key:     key,
-		Now:     func() time.Time { return time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC) },
-		Sign:    hmacSign,
-	}
-	_, err = c.Binding(context.Background(), tid)
-	require.NoError(t, err)
-	reqs := fp.requests()
-	require.Len(t, reqs, 1)
-	assert.Equal(t, "2026-11-25T20:00:00Z", reqs[0].date)
-	assert.Equal(t, "BPH1 e02d9e3db23cba259f85417f465b95c5f4c007c83355bd14d0dc0a877724de3a", reqs[0].auth)
 }
