@@ -18,6 +18,7 @@ import (
 
 	"bindpay/internal/confirm"
 	"bindpay/internal/display"
+	"bindpay/internal/platform"
 )
 
 // defaultConfigPath is read when --config is not given; its absence is fine.
@@ -61,8 +62,9 @@ type Config struct {
 	} `toml:"display"`
 
 	// Set from the above by loadConfig.
-	allowlist confirm.Allowlist
-	key       []byte
+	allowlist    confirm.Allowlist
+	key          []byte
+	insecureHTTP bool // platform.url is plain http to a remote host (allowed): warn at start
 }
 
 func defaultConfig() Config {
@@ -162,6 +164,8 @@ func parseArgs(args []string, stderr io.Writer) (*options, string, []string, err
 	fs.Var(&c.Modem.HealthInterval, "modem-health-interval", "how often the waiting agent checks the modem and re-scans its storage [modem.health_interval] (default 5m)")
 	fs.StringVar(&c.Platform.URL, "platform-url", "", "service platform base URL [platform.url]")
 	fs.StringVar(&c.Platform.KeyFile, "key-file", "", "terminal key file, 64 hex digits, mode 0600 [platform.key_file]")
+	fs.StringVar(&c.Platform.CAFile, "ca-file", "", "PEM bundle of extra roots for the platform's TLS certificate [platform.ca_file]")
+	fs.BoolVar(&c.Platform.AllowInsecureHTTP, "allow-insecure-http", false, "allow a plain http:// platform.url to a host that is not loopback [platform.allow_insecure_http]")
 	fs.Var(listFlag{&o.senders}, "sms-sender", "number a confirmation may come from; repeatable [sms.senders]")
 	fs.StringVar(&c.SMS.FallbackTo, "sms-fallback-to", "", "number to text when the platform is unreachable [sms.fallback_to] (default 10658000)")
 	fs.StringVar(&c.SMS.FallbackBody, "sms-fallback-body", "", `text to send when the platform is unreachable, {tid} = terminal ID [sms.fallback_body] (default "BIND {tid}")`)
@@ -214,6 +218,8 @@ func loadConfig(o *options) (Config, error) {
 	apply("modem-health-interval", func() { cfg.Modem.HealthInterval = f.Modem.HealthInterval })
 	apply("platform-url", func() { cfg.Platform.URL = f.Platform.URL })
 	apply("key-file", func() { cfg.Platform.KeyFile = f.Platform.KeyFile })
+	apply("ca-file", func() { cfg.Platform.CAFile = f.Platform.CAFile })
+	apply("allow-insecure-http", func() { cfg.Platform.AllowInsecureHTTP = f.Platform.AllowInsecureHTTP })
 	apply("sms-sender", func() { cfg.SMS.Senders = o.senders })
 	apply("sms-fallback-to", func() { cfg.SMS.FallbackTo = f.SMS.FallbackTo })
 	apply("sms-fallback-body", func() { cfg.SMS.FallbackBody = f.SMS.FallbackBody })
@@ -225,7 +231,62 @@ func loadConfig(o *options) (Config, error) {
 	apply("font", func() { cfg.Display.Font = f.Display.Font })
 	apply("status-file", func() { cfg.Display.StatusFile = f.Display.StatusFile })
 	apply("log-format", func() { cfg.LogFormat = f.LogFormat })
+	if err := cfg.resolveTerminalID(); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
+}
+
+// resolveTerminalID settles the terminal ID the same way for every command
+// (run, status, reset, doctor): terminal_id, else the contents of
+// terminal_id_file, else "" (the modem's IMEI, which only run and doctor can
+// ask for). The ID must follow the protocol's rule: it is shown on screen,
+// sent to the platform and written in the record.
+func (c *Config) resolveTerminalID() error {
+	if c.TerminalID == "" && c.TerminalIDFile != "" {
+		b, err := readSmallFile(c.TerminalIDFile, 256)
+		if err != nil {
+			return usageErr("terminal_id_file: %w", err)
+		}
+		c.TerminalID = strings.TrimSpace(string(b))
+		if c.TerminalID == "" {
+			return usageErr("terminal_id_file %s is empty", c.TerminalIDFile)
+		}
+		if err := confirm.CheckTerminalID(c.TerminalID); err != nil {
+			return usageErr("terminal_id_file %s: %w", c.TerminalIDFile, err)
+		}
+		return nil
+	}
+	if c.TerminalID != "" {
+		if err := confirm.CheckTerminalID(c.TerminalID); err != nil {
+			return usageErr("terminal_id: %w", err)
+		}
+	}
+	return nil
+}
+
+// readSmallFile reads a regular file of at most limit bytes.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return b, nil
 }
 
 func readConfigFile(path string, named bool, cfg *Config) error {
@@ -280,13 +341,22 @@ func (c *Config) validate() error {
 	if c.Platform.URL == "" {
 		return usageErr("platform.url is not set: set it in the config or pass --platform-url")
 	}
+	insecure, err := platform.CheckURL(c.Platform.URL, c.Platform.AllowInsecureHTTP)
+	if err != nil {
+		return usageErr("platform.url %w", err)
+	}
+	c.insecureHTTP = insecure
 	al, err := confirm.NewAllowlist(c.SMS.Senders)
 	if err != nil {
 		return usageErr("sms.senders: %w (list the numbers the operator's confirmation comes from, or pass --sms-sender)", err)
 	}
 	c.allowlist = al
-	if c.SMS.FallbackTo == "" || c.SMS.FallbackBody == "" {
-		return usageErr("sms.fallback_to and sms.fallback_body must not be empty")
+	if err := confirm.CheckSMSTo(c.SMS.FallbackTo); err != nil {
+		return usageErr("sms.fallback_to: %w", err)
+	}
+	// The body is checked with the longest terminal ID in place of {tid}.
+	if err := confirm.CheckSMSBody(strings.ReplaceAll(c.SMS.FallbackBody, "{tid}", strings.Repeat("T", 32))); err != nil {
+		return usageErr("sms.fallback_body (with {tid} as a 32-character ID): %w", err)
 	}
 	if len(c.Display.Outputs) == 0 {
 		return usageErr("display.outputs is empty: want console, framebuffer and/or status")
@@ -315,22 +385,17 @@ func (c *Config) validate() error {
 	if !slices.Contains(display.Languages(), c.Display.Lang) {
 		return usageErr("display.lang %q: supported: %s", c.Display.Lang, strings.Join(display.Languages(), ", "))
 	}
-	if c.Platform.KeyFile != "" {
+	return c.loadKey()
+}
+
+// loadKey reads platform.key_file, when set, into c.key.
+func (c *Config) loadKey() error {
+	if c.Platform.KeyFile != "" && c.key == nil {
 		key, err := confirm.LoadKey(c.Platform.KeyFile)
 		if err != nil {
 			return usageErr("platform.key_file: %w", err)
 		}
 		c.key = key
-	}
-	if c.TerminalID == "" && c.TerminalIDFile != "" {
-		b, err := os.ReadFile(c.TerminalIDFile)
-		if err != nil {
-			return usageErr("terminal_id_file: %w", err)
-		}
-		c.TerminalID = strings.TrimSpace(string(b))
-		if c.TerminalID == "" {
-			return usageErr("terminal_id_file %s is empty", c.TerminalIDFile)
-		}
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,7 +65,9 @@ func cmdDoctor(ctx context.Context, cfg Config, args []string, stdout io.Writer)
 			}
 		}
 	}
-	add(probePlatform(ctx, cfg, tid))
+	for _, c := range probePlatform(ctx, cfg, tid) {
+		add(c)
+	}
 
 	ok := true
 	for _, c := range checks {
@@ -103,34 +107,78 @@ func cmdDoctor(ctx context.Context, cfg Config, args []string, stdout io.Writer)
 	return nil
 }
 
-// probePlatform asks the service platform once and times the answer.
-func probePlatform(ctx context.Context, cfg Config, tid string) doctorCheck {
+// probePlatform asks the service platform once and times the answer. A
+// clock the platform finds off is its own line (a warning when the agent
+// could correct it); TLS and certificate faults, unsigned answers and
+// redirects each get one line saying what to do.
+func probePlatform(ctx context.Context, cfg Config, tid string) []doctorCheck {
 	c := doctorCheck{Name: "service platform", Needed: true}
 	switch {
 	case cfg.Platform.URL == "":
 		c.Err = "platform.url is not set"
-		return c
+		return []doctorCheck{c}
 	case tid == "":
 		c.Err = "not checked: no terminal ID (set terminal_id, or the modem must give its IMEI)"
-		return c
+		return []doctorCheck{c}
 	}
+	var skew *doctorCheck
 	pc, err := newPlatformClient(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		c.Err = err.Error()
-		return c
+		return []doctorCheck{c}
+	}
+	pc.OnSkew = func(off time.Duration) {
+		skew = &doctorCheck{Name: "clock", Err: fmt.Sprintf("this terminal's clock is %v off the platform's: the agent corrects its signed requests, but fix NTP", off)}
 	}
 	start := time.Now()
 	b, err := pc.Binding(ctx, tid)
 	took := time.Since(start).Round(time.Millisecond)
+	c.Err = platformFault(err, cfg, tid)
 	switch {
-	case errors.Is(err, platform.ErrUnknownTerminal):
-		c.Err = fmt.Sprintf("%s answered in %v: terminal %s is unknown to the operator: contact support with this ID", cfg.Platform.URL, took, tid)
 	case err != nil:
-		c.Err = fmt.Sprintf("%v (check platform.url and the network; the prompt falls back to texting %s)", err, cfg.SMS.FallbackTo)
 	case b.Bound:
 		c.Value = fmt.Sprintf("%s answered in %v: terminal %s bound to %s", cfg.Platform.URL, took, tid, b.MSISDN)
 	default:
 		c.Value = fmt.Sprintf("%s answered in %v: terminal %s not bound; user texts %q to %s", cfg.Platform.URL, took, tid, b.Activation.SMSBody, b.Activation.SMSTo)
 	}
-	return c
+	checks := []doctorCheck{c}
+	if skew != nil {
+		checks = append(checks, *skew)
+	}
+	return checks
+}
+
+// platformFault is the one line that says what a failed platform query
+// means and what to do; "" for nil.
+func platformFault(err error, cfg Config, tid string) string {
+	var (
+		unknownCA  x509.UnknownAuthorityError
+		hostname   x509.HostnameError
+		invalid    x509.CertificateInvalidError
+		recordErr  *tls.RecordHeaderError
+		statusErr  *platform.StatusError
+		fallback   = fmt.Sprintf("; until then the prompt falls back to texting %s", cfg.SMS.FallbackTo)
+		certAdvice = "check platform.url, or add the issuing CA to platform.ca_file"
+	)
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, platform.ErrUnknownTerminal):
+		return fmt.Sprintf("terminal %s is unknown to the operator: contact support with this ID", tid)
+	case errors.As(err, &unknownCA):
+		return fmt.Sprintf("TLS: the platform's certificate is signed by an authority this terminal does not trust (%v): %s%s", unknownCA.Cert.Issuer, certAdvice, fallback)
+	case errors.As(err, &hostname):
+		return fmt.Sprintf("TLS: the platform's certificate is not for this host (%v): %s%s", hostname.Error(), certAdvice, fallback)
+	case errors.As(err, &invalid):
+		return fmt.Sprintf("TLS: the platform's certificate is not valid (%v): check the terminal's clock and the certificate%s", invalid.Error(), fallback)
+	case errors.As(err, &recordErr):
+		return "TLS: the platform does not speak TLS on this port: check the scheme and port of platform.url" + fallback
+	case errors.Is(err, platform.ErrUnverified):
+		return "the answer is not signed with this terminal's key: a captive portal or proxy answered, or platform.key_file is not this terminal's key" + fallback
+	case errors.Is(err, platform.ErrRedirect):
+		return fmt.Sprintf("%v (redirects are never followed)", err)
+	case errors.As(err, &statusErr) && statusErr.Code == 401:
+		return "the platform refused the request's signature: platform.key_file is not the key the platform has for " + tid + ", or the clock is far off" + fallback
+	}
+	return fmt.Sprintf("%v (check platform.url and the network%s)", err, fallback)
 }

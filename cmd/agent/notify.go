@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 )
@@ -27,7 +29,27 @@ func (n notifier) send(state string) {
 func (n notifier) Ready() { n.send(daemon.SdNotifyReady) }
 
 // Status sets the one-line status systemctl shows.
-func (n notifier) Status(s string) { n.send("STATUS=" + s) }
+func (n notifier) Status(s string) { n.send(statusLine(s)) }
+
+// maxStatus bounds a STATUS= line (systemctl shows one line).
+const maxStatus = 512
+
+// statusLine is "STATUS=" and s as one line of printable text: every field
+// in it was validated before, and this is the last guard, since a newline
+// would start another assignment of the sd_notify protocol (READY=1,
+// MAINPID=…): an injection.
+func statusLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f || !unicode.IsPrint(r) && r != ' ' {
+			return '?'
+		}
+		return r
+	}, s)
+	if len(s) > maxStatus {
+		s = strings.ToValidUTF8(s[:maxStatus], "") + "…"
+	}
+	return "STATUS=" + s
+}
 
 // startWatchdog feeds systemd's watchdog every WatchdogSec/2 for as long as
 // alive answers within that time: a modem loop stuck in a hung modem stops

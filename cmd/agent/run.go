@@ -62,10 +62,16 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	// else is set up (DESIGN.md: no modem, no network, no display; at most
 	// twice the time of a Go program that only exits). Peek leaves a
 	// corrupt record alone: boot.Run quarantines and reports it.
+	// The record's proof is checked with the key (one HMAC).
 	if rec, err := store.Peek(cfg.TerminalID); err == nil {
-		notifier{log: log}.send(daemon.SdNotifyReady + "\nSTATUS=bound to " + rec.MSISDN)
-		log.Info("already bound; nothing to do", "terminal_id", rec.TerminalID, "msisdn", rec.MSISDN, "record", store.Path())
-		return nil
+		if v, _ := boot.CheckRecord(rec, cfg.TerminalID, cfg.key); v == boot.RecordBound {
+			notifier{log: log}.send(daemon.SdNotifyReady + "\n" + statusLine("bound to "+rec.MSISDN))
+			log.Info("already bound; nothing to do", "terminal_id", rec.TerminalID, "msisdn", rec.MSISDN, "record", store.Path())
+			return nil
+		}
+	}
+	if cfg.insecureHTTP {
+		log.Warn("platform.url is plain http to a remote host (platform.allow_insecure_http = true): answers are readable and, without a terminal key, forgeable on the way", "url", cfg.Platform.URL)
 	}
 	// Not bound: from here on the agent mostly waits. One processor is all
 	// it needs, and fewer per-processor caches and threads keep its memory
@@ -116,7 +122,7 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("run: %w", err)
 	}
 	// One message, so that systemd reads both before the process is gone.
-	sd.send(daemon.SdNotifyReady + "\nSTATUS=bound to " + out.Record.MSISDN)
+	sd.send(daemon.SdNotifyReady + "\n" + statusLine("bound to "+out.Record.MSISDN))
 	if out.AlreadyBound {
 		log.Info("already bound; nothing to do", "terminal_id", out.Record.TerminalID, "msisdn", out.Record.MSISDN, "record", store.Path())
 		return nil

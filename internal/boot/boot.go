@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +32,9 @@ type FlagStore interface {
 	Load(terminalID string) (flagstore.Record, error)
 	// Save writes the record durably; it returns only once it is on flash.
 	Save(r flagstore.Record) error
+	// Quarantine moves the record aside: the flow found it unusable (why
+	// says how).
+	Quarantine(why string) error
 }
 
 // Ledger keeps what must outlive a restart and a reset: the nonces the
@@ -40,7 +42,9 @@ type FlagStore interface {
 type Ledger interface {
 	Nonces() (flagstore.Nonces, error)
 	Issue(nonce string) error
-	Consume(nonce string) error
+	// ConsumeIssued ends the activation: every issued nonce and the extra
+	// ones become consumed.
+	ConsumeIssued(extra ...string) error
 	LogRejected(e flagstore.InboxEntry) error
 }
 
@@ -98,7 +102,7 @@ type Config struct {
 // Deps are the flow's collaborators.
 type Deps struct {
 	Flags    FlagStore
-	Ledger   Ledger // nil: nonces and rejections are kept in memory only
+	Ledger   Ledger // required: the nonces and the inbox log
 	Platform Platform
 	Inbox    Inbox
 	Display  Display
@@ -133,10 +137,13 @@ func Run(ctx context.Context, cfg Config, d Deps) (Outcome, error) {
 	if d.Ready == nil {
 		d.Ready = func() {}
 	}
+	if d.Ledger == nil {
+		return Outcome{}, errors.New("boot: no ledger (Deps.Ledger is required)")
+	}
 	cfg = withDefaults(cfg)
 
 	// Power-on: a valid record means bound, at once, with no I/O beyond it.
-	if rec, ok, err := loadFlag(d, cfg.TerminalID); err != nil || ok {
+	if rec, ok, err := loadFlag(d, cfg.TerminalID, cfg.Key); err != nil || ok {
 		return Outcome{Record: rec, AlreadyBound: ok}, err
 	}
 
@@ -156,8 +163,7 @@ func Run(ctx context.Context, cfg Config, d Deps) (Outcome, error) {
 		wg.Wait()
 	}()
 
-	f := &flow{cfg: cfg, d: d, tid: cfg.TerminalID, held: map[string]modem.Message{}, consumed: map[string]bool{}}
-	f.loadNonces()
+	f := &flow{cfg: cfg, d: d, tid: cfg.TerminalID, held: map[string]modem.Message{}}
 	out, err := f.run(ctx)
 	if err != nil && ctx.Err() != nil {
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
@@ -183,21 +189,31 @@ func withDefaults(c Config) Config {
 	return c
 }
 
-// loadFlag reads the record. A corrupt record was moved aside by the store:
-// it is reported and the terminal counts as not bound.
-func loadFlag(d Deps, tid string) (flagstore.Record, bool, error) {
+// loadFlag reads the record and judges it with CheckRecord. A corrupt
+// record was moved aside by the store; one for another terminal or with a
+// proof that does not verify is moved aside here; an unproven one is left
+// for the next binding to replace. Each is reported and the terminal counts
+// as not bound.
+func loadFlag(d Deps, tid string, key []byte) (flagstore.Record, bool, error) {
 	rec, err := d.Flags.Load(tid)
 	switch {
-	case err == nil:
-		return rec, true, nil
 	case errors.Is(err, flagstore.ErrNotFound):
 		return flagstore.Record{}, false, nil
 	case errors.Is(err, flagstore.ErrCorrupt):
 		d.Log.Warn("binding record unusable; continuing as not bound", "err", err)
 		return flagstore.Record{}, false, nil
-	default:
+	case err != nil:
 		return flagstore.Record{}, false, fmt.Errorf("read binding record: %w", err)
 	}
+	switch v, why := CheckRecord(rec, tid, key); v {
+	case RecordForeign:
+		d.Log.Warn("binding record not this terminal's; continuing as not bound", "err", d.Flags.Quarantine(why))
+		return flagstore.Record{}, false, nil
+	case RecordUnproven:
+		d.Log.Warn("binding record without proof; asking the service platform to prove the binding", "why", why)
+		return flagstore.Record{}, false, nil
+	}
+	return rec, true, nil
 }
 
 // flow is the state of one run; owned by Run's goroutine.
@@ -206,9 +222,7 @@ type flow struct {
 	d   Deps
 	tid string
 
-	issued   []string                 // nonces the platform issued to this terminal
-	consumed map[string]bool          // nonces of confirmations already accepted
-	held     map[string]modem.Message // confirmations waiting for the platform's word
+	held map[string]modem.Message // confirmations waiting for the platform's word
 
 	screen  display.Screen // what is shown now
 	ready   bool           // Ready was called
@@ -216,6 +230,8 @@ type flow struct {
 	retry   bool           // a message is held: ask the platform again soon
 
 	lastPlatformErr string // the platform failure last logged, "" when it answers
+	lastLedgerErr   string // the ledger failure last logged
+	done            *bound // set when judging held messages bound the terminal
 }
 
 // bound ends the flow: the record is durable.
@@ -253,7 +269,7 @@ func (f *flow) run(ctx context.Context) (Outcome, error) {
 		case <-ctx.Done():
 			return Outcome{}, ctx.Err()
 		case m := <-f.d.Inbox.Messages():
-			b, err := f.judge(ctx, m, nil)
+			b, err := f.judge(ctx, m, NotAsked, nil)
 			if b != nil || err != nil {
 				return f.outcome(b, err)
 			}
@@ -281,7 +297,7 @@ func (f *flow) drainScan(ctx context.Context) (*bound, error) {
 		case <-f.d.Inbox.Scanned():
 			return nil, nil
 		case m := <-f.d.Inbox.Messages():
-			if b, err := f.judge(ctx, m, nil); b != nil || err != nil {
+			if b, err := f.judge(ctx, m, NotAsked, nil); b != nil || err != nil {
 				return b, err
 			}
 		case <-timeout:
@@ -302,98 +318,132 @@ func (f *flow) outcome(b *bound, err error) (Outcome, error) {
 // ask again, or the binding when the platform says the terminal is bound.
 func (f *flow) query(ctx context.Context) (time.Duration, *bound, error) {
 	f.retry = false // whatever this query schedules serves held messages too
-	ans, err := f.d.Platform.Binding(ctx, f.tid)
+	ans, word, err := f.ask(ctx)
 	switch {
-	case err == nil:
-	case ctx.Err() != nil:
+	case err != nil && ctx.Err() != nil:
 		return 0, nil, ctx.Err()
 	case errors.Is(err, platform.ErrUnknownTerminal):
-		f.d.Log.Warn("terminal unknown to the service platform", "terminal_id", f.tid, "err", err)
 		f.show(display.Screen{State: display.StateUnknown, TerminalID: f.tid})
 		f.setStatus("terminal " + f.tid + " unknown to the platform; contact support")
-		return f.cfg.PollInterval, nil, nil
-	default:
-		delay := f.nextBackoff()
-		// Once per change of error: a platform down for hours must not fill
-		// the flash with the same line.
-		if msg := err.Error(); msg != f.lastPlatformErr {
-			f.lastPlatformErr = msg
-			f.d.Log.Warn("service platform unreachable; showing the fallback prompt", "err", err, "retry_in", delay.Round(time.Second))
-		} else {
-			f.d.Log.Debug("service platform still unreachable", "err", err, "retry_in", delay.Round(time.Second))
-		}
+		return f.cfg.PollInterval, nil, f.rejudgeHeld(ctx, word, nil)
+	case err != nil:
 		if f.screen.State != display.StatePrompt {
 			f.prompt(f.cfg.FallbackTo, strings.ReplaceAll(f.cfg.FallbackBody, "{tid}", f.tid), true)
 		}
-		return delay, nil, nil
+		return f.nextBackoff(), nil, nil
 	}
 	f.backoff = 0
-	if f.lastPlatformErr != "" {
-		f.lastPlatformErr = ""
-		f.d.Log.Info("service platform reachable again")
-	}
 	if ans.Bound {
-		b, err := f.bind(ctx, flagstore.Record{
-			TerminalID: f.tid, MSISDN: ans.MSISDN, Source: flagstore.SourcePlatform, BoundAt: f.boundAt(ans.BoundAt),
-		}, nil)
+		b, err := f.bind(ctx, f.platformRecord(ans), nil, platformNonces(ans)...)
 		return 0, b, err
 	}
-	f.noteIssued(ans)
 	f.prompt(ans.Activation.SMSTo, ans.Activation.SMSBody, false)
 	// Confirmations held while the platform was silent are judged again now.
-	for id, m := range f.held {
-		delete(f.held, id)
-		if b, err := f.judge(ctx, m, &ans); b != nil || err != nil {
-			return 0, b, err
-		}
+	if err := f.rejudgeHeld(ctx, word, &ans); err != nil || f.done != nil {
+		return 0, f.done, err
 	}
 	return f.cfg.PollInterval, nil, nil
 }
 
-// maxIssued bounds the nonces remembered.
-const maxIssued = flagstore.MaxIssued
-
-// loadNonces reads the nonces kept from earlier runs. Without them a
-// signed confirmation still binds, with the platform's word.
-func (f *flow) loadNonces() {
-	if f.d.Ledger == nil {
-		return
-	}
-	n, err := f.d.Ledger.Nonces()
-	if err != nil {
-		f.d.Log.Warn("nonce ledger unusable; confirmations will need the platform's word", "err", err)
-	}
-	f.issued = append(f.issued, n.Issued...)
-	for _, c := range n.Consumed {
-		f.consumed[c] = true
-	}
-}
-
-// noteIssued remembers, durably, the nonce a not-bound answer carries.
-func (f *flow) noteIssued(ans platform.Binding) {
-	if ans.Bound || ans.Activation == nil {
-		return
-	}
-	n := ans.Activation.Nonce
-	if n == "" || slices.Contains(f.issued, n) || f.consumed[n] {
-		return
-	}
-	f.issued = append(f.issued, n)
-	if len(f.issued) > maxIssued {
-		f.issued = f.issued[len(f.issued)-maxIssued:]
-	}
-	if f.d.Ledger != nil {
-		if err := f.d.Ledger.Issue(n); err != nil {
-			f.d.Log.Warn("could not record the issued nonce; after a restart its confirmation will need the platform's word", "err", err)
+// rejudgeHeld judges the held confirmations again with the platform's word.
+// A binding ends the flow: it is left in f.done.
+func (f *flow) rejudgeHeld(ctx context.Context, word Word, ans *platform.Binding) error {
+	for id, m := range f.held {
+		delete(f.held, id)
+		b, err := f.judge(ctx, m, word, ans)
+		if err != nil {
+			return err
+		}
+		if b != nil {
+			f.done = b
+			return nil
 		}
 	}
+	return nil
 }
 
-// acceptOffline reports whether a token can be accepted without the
-// platform: a key, a valid signature (checked by the caller) and a nonce
-// this terminal was issued.
-func (f *flow) acceptOffline(tok confirm.Token) bool {
-	return f.cfg.Key != nil && tok.Sig != "" && tok.Nonce != "" && slices.Contains(f.issued, tok.Nonce)
+// ask queries the platform once. It returns the answer, the platform's word
+// for judging an SMS, and the error. Only the flow talks to the platform,
+// and only here: every answer's nonce is recorded, and every failure
+// logged once per change.
+func (f *flow) ask(ctx context.Context) (platform.Binding, Word, error) {
+	ans, err := f.d.Platform.Binding(ctx, f.tid)
+	if err == nil && ans.Bound && f.cfg.Key != nil {
+		// The client checked the token; the flow does not bind on less.
+		if cerr := platform.CheckToken(ans.Token, f.tid, ans.MSISDN, f.cfg.Key); cerr != nil {
+			err = fmt.Errorf("%w: bound answer without a valid token: %v", platform.ErrBadResponse, cerr)
+		}
+	}
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return platform.Binding{}, NotAsked, err
+	case errors.Is(err, platform.ErrUnknownTerminal):
+		f.platformReachable()
+		f.d.Log.Warn("terminal unknown to the service platform", "terminal_id", f.tid, "err", err)
+		return platform.Binding{}, NotBound, err
+	default:
+		// Once per change of error: a platform down for hours must not fill
+		// the flash with the same line.
+		msg := "service platform unreachable; showing the fallback prompt"
+		if errors.Is(err, platform.ErrUnverified) {
+			msg = "service platform's answer not believed: it is not signed with this terminal's key (a captive portal, a proxy or an attacker answered?); showing the fallback prompt"
+		}
+		if e := err.Error(); e != f.lastPlatformErr {
+			f.lastPlatformErr = e
+			f.d.Log.Warn(msg, "err", err)
+		} else {
+			f.d.Log.Debug("service platform still unreachable", "err", err)
+		}
+		return platform.Binding{}, Unreachable, err
+	}
+	f.platformReachable()
+	if ans.Bound {
+		return ans, Bound, nil
+	}
+	if n := ans.Activation.Nonce; n != "" {
+		if err := f.d.Ledger.Issue(n); err != nil {
+			f.d.Log.Warn("could not record the issued nonce; its confirmation will need the platform's word", "nonce", n, "err", err)
+		}
+	}
+	return ans, NotBound, nil
+}
+
+func (f *flow) platformReachable() {
+	if f.lastPlatformErr != "" {
+		f.lastPlatformErr = ""
+		f.d.Log.Info("service platform reachable again")
+	}
+}
+
+// platformRecord is the record of a binding the platform proved.
+func (f *flow) platformRecord(ans platform.Binding) flagstore.Record {
+	r := flagstore.Record{TerminalID: f.tid, MSISDN: ans.MSISDN, Source: flagstore.SourcePlatform, BoundAt: f.boundAt(ans.BoundAt), Token: ans.Token}
+	if tok, err := confirm.Parse(ans.Token); err == nil {
+		r.Nonce = tok.Nonce
+	}
+	return r
+}
+
+// platformNonces is the nonce of a bound answer's token, consumed with the
+// binding like an SMS's.
+func platformNonces(ans platform.Binding) []string {
+	if tok, err := confirm.Parse(ans.Token); err == nil && tok.Nonce != "" {
+		return []string{tok.Nonce}
+	}
+	return nil
+}
+
+// knowledge is what the flow knows for judging an SMS.
+func (f *flow) knowledge(word Word) Knowledge {
+	n, err := f.d.Ledger.Nonces()
+	if err != nil {
+		if e := err.Error(); e != f.lastLedgerErr {
+			f.lastLedgerErr = e
+			f.d.Log.Warn("nonce ledger unusable; confirmations will need the platform's word", "err", err)
+		}
+	}
+	return Knowledge{TerminalID: f.tid, Senders: f.cfg.Senders, Key: f.cfg.Key, Nonces: n, Platform: word}
 }
 
 func (f *flow) nextBackoff() time.Duration {
@@ -421,72 +471,51 @@ func (f *flow) prompt(to, body string, offline bool) {
 	f.setStatus(status)
 }
 
-// judge applies the acceptance rules of DESIGN.md to one message. ans is the
-// platform's fresh answer when the caller has one; judge asks otherwise.
-func (f *flow) judge(ctx context.Context, m modem.Message, ans *platform.Binding) (*bound, error) {
-	if _, ok := f.held[m.ID]; ok {
+// judge assesses one message with what the flow knows and carries out the
+// verdict. word and ans are the platform's fresh word and answer when the
+// caller has them; judge asks the platform when the verdict needs it.
+func (f *flow) judge(ctx context.Context, m modem.Message, word Word, ans *platform.Binding) (*bound, error) {
+	if _, ok := f.held[m.ID]; ok && word == NotAsked {
 		return nil, nil // found again by a re-scan; still waiting for the platform
 	}
-	f.d.Log.Info("SMS received", "sms", m.ID, "from", m.Sender, "slots", m.Indexes)
-	if m.Err != nil {
-		return f.reject(ctx, m, "undecodable: "+m.Err.Error())
+	if word == NotAsked {
+		f.d.Log.Info("SMS received", "sms", m.ID, "from", m.Sender, "alphanumeric", m.SenderAlpha, "slots", m.Indexes)
 	}
-	if !f.cfg.Senders.Allows(m.Sender, m.SenderAlpha) {
-		return f.reject(ctx, m, fmt.Sprintf("sender %q is not in sms.senders", m.Sender))
-	}
-	tok, err := confirm.Find(m.Text)
-	if err != nil {
-		return f.reject(ctx, m, "no valid confirmation token: "+err.Error())
-	}
-	if tok.TerminalID != f.tid {
-		return f.reject(ctx, m, fmt.Sprintf("confirmation is for terminal %q, this is %q", tok.TerminalID, f.tid))
-	}
-	if tok.Nonce != "" && f.consumed[tok.Nonce] {
-		return f.reject(ctx, m, fmt.Sprintf("replayed confirmation: nonce %q was already used", tok.Nonce))
-	}
-	if f.cfg.Key != nil && tok.Sig != "" && !confirm.Verify(f.cfg.Key, tok) {
-		return f.reject(ctx, m, "bad signature")
-	}
-	if f.acceptOffline(tok) {
-		return f.bindOffline(ctx, tok, m)
-	}
-	// No key, or a nonce this terminal does not know: only the platform can
-	// say whether the binding is real.
-	if ans == nil {
-		a, err := f.d.Platform.Binding(ctx, f.tid)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			f.d.Log.Warn("confirmation SMS kept until the service platform confirms it", "sms", m.ID, "err", err)
-			f.held[m.ID] = m
-			f.retry = true
-			return nil, nil
+	a := Assess(m, f.knowledge(word))
+	switch a.Verdict {
+	case Accept:
+		f.d.Log.Info("confirmation accepted", "sms", m.ID, "why", a.Reason, "nonce", a.Token.Nonce)
+		return f.bind(ctx, flagstore.Record{
+			TerminalID: f.tid, MSISDN: a.Token.MSISDN, Source: flagstore.SourceSMS,
+			BoundAt: f.d.Clock.Now().UTC(), Nonce: a.Token.Nonce, Token: a.Token.String(),
+		}, &m, a.Token.Nonce)
+	case AcceptByPlatform:
+		if ans == nil { // a Bound word always comes with its answer
+			return nil, errors.New("boot: platform's bound answer missing")
 		}
-		ans = &a
-		// The answer may carry the very nonce this confirmation answers (a
-		// confirmation found by the start-up scan, before the first query).
-		f.noteIssued(a)
-		if f.acceptOffline(tok) {
-			return f.bindOffline(ctx, tok, m)
+		f.d.Log.Info("confirmation accepted", "sms", m.ID, "why", a.Reason)
+		return f.bind(ctx, f.platformRecord(*ans), &m, append(platformNonces(*ans), a.Token.Nonce)...)
+	case Hold:
+		f.d.Log.Warn("confirmation SMS kept until the service platform can confirm it", "sms", m.ID, "why", a.Reason)
+		f.held[m.ID] = m
+		f.retry = true
+		return nil, nil
+	case AskPlatform:
+		b, w, err := f.ask(ctx)
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
+		if w != Bound {
+			return f.judge(ctx, m, w, nil)
+		}
+		// The platform proves the binding: the terminal is bound whatever
+		// this SMS turns out to be.
+		if done, err := f.judge(ctx, m, Bound, &b); done != nil || err != nil {
+			return done, err
+		}
+		return f.bind(ctx, f.platformRecord(b), nil, platformNonces(b)...)
 	}
-	if !ans.Bound {
-		return f.reject(ctx, m, "the service platform says this terminal is not bound")
-	}
-	f.d.Log.Info("confirmation accepted: the service platform confirms the binding", "sms", m.ID)
-	return f.bind(ctx, flagstore.Record{
-		TerminalID: f.tid, MSISDN: ans.MSISDN, Source: flagstore.SourcePlatform,
-		BoundAt: f.boundAt(ans.BoundAt), Nonce: tok.Nonce,
-	}, &m)
-}
-
-func (f *flow) bindOffline(ctx context.Context, tok confirm.Token, m modem.Message) (*bound, error) {
-	f.d.Log.Info("confirmation accepted: signature valid, nonce issued to this terminal", "sms", m.ID, "nonce", tok.Nonce)
-	return f.bind(ctx, flagstore.Record{
-		TerminalID: f.tid, MSISDN: tok.MSISDN, Source: flagstore.SourceSMS,
-		BoundAt: f.d.Clock.Now().UTC(), Nonce: tok.Nonce,
-	}, &m)
+	return f.reject(ctx, m, a.Reason)
 }
 
 // reject logs why a message is not an accepted confirmation, records it in
@@ -494,14 +523,12 @@ func (f *flow) bindOffline(ctx context.Context, tok confirm.Token, m modem.Messa
 // storage.
 func (f *flow) reject(ctx context.Context, m modem.Message, reason string) (*bound, error) {
 	f.d.Log.Warn("SMS rejected", "sms", m.ID, "from", m.Sender, "reason", reason, "text", clip(m.Text, 160))
-	if f.d.Ledger != nil {
-		when := m.Time
-		if when.IsZero() {
-			when = f.d.Clock.Now()
-		}
-		if err := f.d.Ledger.LogRejected(flagstore.InboxEntry{Time: when, From: m.Sender, Reason: reason, Text: m.Text}); err != nil {
-			f.d.Log.Warn("could not record the rejected SMS in the inbox log", "err", err)
-		}
+	when := m.Time
+	if when.IsZero() {
+		when = f.d.Clock.Now()
+	}
+	if err := f.d.Ledger.LogRejected(flagstore.InboxEntry{Time: when, From: m.Sender, Reason: reason, Text: m.Text}); err != nil {
+		f.d.Log.Warn("could not record the rejected SMS in the inbox log", "err", err)
 	}
 	f.delete(ctx, m)
 	return nil, nil
@@ -509,20 +536,19 @@ func (f *flow) reject(ctx context.Context, m modem.Message, reason string) (*bou
 
 // bind makes the record durable and only then deletes the confirmation from
 // the modem: a power cut in between leaves the SMS for the next boot, whose
-// fast path finds the record anyway.
-func (f *flow) bind(ctx context.Context, rec flagstore.Record, m *modem.Message) (*bound, error) {
+// fast path finds the record anyway. The binding ends the activation: every
+// nonce issued for it, and the ones given, are consumed.
+func (f *flow) bind(ctx context.Context, rec flagstore.Record, m *modem.Message, nonces ...string) (*bound, error) {
 	if err := f.d.Flags.Save(rec); err != nil {
 		f.show(display.Screen{State: display.StateError, TerminalID: f.tid, Error: err.Error()})
 		return nil, fmt.Errorf("save binding record (the confirmation stays in the modem): %w", err)
 	}
 	f.d.Log.Info("binding record written and synced", "terminal_id", rec.TerminalID, "msisdn", rec.MSISDN, "source", rec.Source)
-	// The nonce is used up: a replay of this confirmation, also after a
-	// reset, is rejected. (Should this write fail, `reset` consumes the
-	// record's nonce before removing it.)
-	if rec.Nonce != "" && f.d.Ledger != nil {
-		if err := f.d.Ledger.Consume(rec.Nonce); err != nil {
-			f.d.Log.Warn("could not record the nonce as used", "nonce", rec.Nonce, "err", err)
-		}
+	// A replay of this confirmation, or a stale one for this activation,
+	// also after a reset, is rejected. (Should this write fail, `reset`
+	// consumes the record's nonce before removing it.)
+	if err := f.d.Ledger.ConsumeIssued(nonces...); err != nil {
+		f.d.Log.Warn("could not record the activation's nonces as used", "err", err)
 	}
 	if m != nil {
 		f.d.Log.Info("deleting the confirmation from the modem", "sms", m.ID, "slots", m.Indexes)

@@ -123,6 +123,8 @@ type fakeFlags struct {
 	saveErr error             // returned by Save when set (the record is then not kept)
 	loads   []string          // terminal IDs Load was asked for
 	saves   []flagstore.Record
+
+	quarantined []string // why, for each Quarantine
 }
 
 func (f *fakeFlags) Load(terminalID string) (flagstore.Record, error) {
@@ -149,6 +151,16 @@ func (f *fakeFlags) Save(r flagstore.Record) error {
 	}
 	f.rec = &r
 	return nil
+}
+
+// Quarantine moves the record "aside": Load finds none afterwards.
+func (f *fakeFlags) Quarantine(why string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rec = nil
+	f.quarantined = append(f.quarantined, why)
+	f.events.add(event{kind: "quarantine", detail: why})
+	return fmt.Errorf("load /var/lib/bindpay/binding.json: %w: %s; moved aside", flagstore.ErrCorrupt, why)
 }
 
 func (f *fakeFlags) saved() []flagstore.Record {
@@ -339,7 +351,7 @@ type harness struct {
 	clock    *fakeClock
 	logs     *syncBuffer
 	statuses chan string
-	ledger   boot.Ledger // nil unless a test sets one before start
+	ledger   boot.Ledger // a real ledger on memory; tests may replace it before start
 
 	cancel   context.CancelFunc
 	done     chan runResult
@@ -364,6 +376,7 @@ func newHarness(t *testing.T, script ...reply) *harness {
 		clock:    &fakeClock{events: ev, now: clockNow},
 		logs:     &syncBuffer{},
 		statuses: make(chan string, 100),
+		ledger:   newLedger(t),
 	}
 }
 
@@ -575,9 +588,15 @@ func notBound(terminalID, n string) reply {
 	}}
 }
 
-// boundAns is the platform's "bound" answer.
+// boundAns is the platform's "bound" answer, with its token signed with
+// the test's terminal key (as the client has checked it).
 func boundAns(terminalID string) reply {
-	return reply{ans: platform.Binding{TerminalID: terminalID, Bound: true, MSISDN: masked, BoundAt: platformBoundAt}}
+	return reply{ans: platform.Binding{TerminalID: terminalID, Bound: true, MSISDN: masked, BoundAt: platformBoundAt, Token: boundToken(terminalID)}}
+}
+
+// boundToken is the token a bound answer carries.
+func boundToken(terminalID string) string {
+	return confirm.Sign(confirm.DeriveKey(masterKey, terminalID), confirm.Token{TerminalID: terminalID, MSISDN: masked, Nonce: nonce}).String()
 }
 
 func failing(err error) reply { return reply{err: err} }
@@ -587,6 +606,11 @@ func failing(err error) reply { return reply{err: err} }
 func signed(key []byte, terminalID, n string) string {
 	tok := confirm.Sign(key, confirm.Token{TerminalID: terminalID, MSISDN: masked, Nonce: n})
 	return "【号码绑定支付】终端" + terminalID + "已开通，绑定号码" + masked + "。" + tok.String()
+}
+
+// smsToken is the token of signed(key, terminalID, n).
+func smsToken(key []byte, terminalID, n string) string {
+	return confirm.Sign(key, confirm.Token{TerminalID: terminalID, MSISDN: masked, Nonce: n}).String()
 }
 
 // unsigned is a confirmation text whose token has no signature.

@@ -48,9 +48,9 @@ type loggingLedger struct {
 	events *eventLog
 }
 
-func (l loggingLedger) Consume(n string) error {
-	l.events.add(event{kind: "consume", detail: n})
-	return l.Ledger.Consume(n)
+func (l loggingLedger) ConsumeIssued(extra ...string) error {
+	l.events.add(event{kind: "consume", detail: strings.Join(extra, ",")})
+	return l.Ledger.ConsumeIssued(extra...)
 }
 
 // startWith is harness.start with another flag store.

@@ -18,7 +18,7 @@ func TestRunScanConfirmationNonceIssuedByFirstAnswer(t *testing.T) {
 	h.send(sms("scan-1", senderSeen, signed(termKey, tid, nonce)))
 	out, err := h.result()
 	require.NoError(t, err)
-	want := flagstore.Record{TerminalID: tid, MSISDN: masked, Source: flagstore.SourceSMS, BoundAt: clockNow.UTC(), Nonce: nonce}
+	want := flagstore.Record{TerminalID: tid, MSISDN: masked, Source: flagstore.SourceSMS, BoundAt: clockNow.UTC(), Nonce: nonce, Token: smsToken(termKey, tid, nonce)}
 	assert.Equal(t, want, out.Record, "input: scanned confirmation whose nonce the first answer issues; got %+v, want %+v", out.Record, want)
 	assert.Equal(t, []string{"save:sms", "delete:scan-1"}, h.events.list("save", "delete"))
 	h.plat.assertUsed(t)
