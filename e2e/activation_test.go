@@ -33,7 +33,8 @@ func TestActivation(t *testing.T) {
 	require.NoError(t, w.net.PhoneSend(context.Background(), phone, service, "BIND "+tid))
 	require.Equal(t, exitBound, a.wait(), "run exits 0 once bound")
 	assert.Contains(t, a.stdout.String(), "138****8000", "the screen shows the bound number")
-	assert.Contains(t, a.stderr.String(), "confirmation accepted: signature valid, nonce issued to this terminal")
+	assert.Contains(t, a.stderr.String(), `msg="confirmation accepted"`)
+	assert.Contains(t, a.stderr.String(), `why="signature valid, nonce issued to this terminal"`)
 
 	st := statusJSON(t, w)
 	assert.Equal(t, true, st["bound"])

@@ -58,7 +58,7 @@ func TestAuthentication(t *testing.T) {
 			name:   "no token",
 			from:   service,
 			text:   func(*world) string { return "尊敬的客户，您本月话费账单已出。" },
-			reason: "no valid confirmation token",
+			reason: "no confirmation token",
 		},
 		{
 			name: "bad signature",
@@ -72,7 +72,7 @@ func TestAuthentication(t *testing.T) {
 			name:   "unknown nonce while the platform is down",
 			from:   service,
 			text:   func(w *world) string { return w.net.ConfirmationText(tid, "139****9999", "zz9zz9zz") },
-			reason: "kept until the service platform confirms it",
+			reason: "kept until the service platform can confirm it",
 			kept:   true,
 			down:   true,
 		},

@@ -62,22 +62,33 @@ type world struct {
 	sim      *modemsim.Modem
 	net      *netsim.Network
 	url      string
+	caFile   string // the throwaway CA of an https:// world (withTLS), else ""
 	stateDir string
 	keyFile  string
 	// delivered receives one value per PDU the network stored in the modem.
 	delivered chan struct{}
 	// platformDown makes the service platform answer 503.
 	platformDown *atomic.Bool
+	// intercept, when set, answers terminal queries in the platform's place
+	// (a captive portal, a rogue DNS answer, a proxy on the path).
+	intercept *atomic.Pointer[http.HandlerFunc]
+	// dropMT loses the network's SMS to this terminal on the way.
+	dropMT *atomic.Bool
 }
 
 // notifyingModem tells the test when the network has delivered into the
-// simulated modem.
+// simulated modem; with drop set, the network's SMS are lost on the way (as
+// an SMS centre may lose or delay them).
 type notifyingModem struct {
 	*modemsim.Modem
 	delivered chan<- struct{}
+	drop      *atomic.Bool
 }
 
 func (m notifyingModem) Deliver(pdus ...string) ([]int, error) {
+	if m.drop.Load() {
+		return nil, nil
+	}
 	idx, err := m.Modem.Deliver(pdus...)
 	for range idx {
 		m.delivered <- struct{}{}
@@ -94,6 +105,19 @@ func newWorld(t *testing.T) *world {
 // quirks, faults).
 func newWorldWith(t *testing.T, opts ...modemsim.Option) *world {
 	t.Helper()
+	return buildWorld(t, false, opts...)
+}
+
+// newTLSWorld is newWorld with the platform served over https:// by a
+// throwaway CA (netsim.NewTLS), which args passes to the agent as
+// --ca-file.
+func newTLSWorld(t *testing.T) *world {
+	t.Helper()
+	return buildWorld(t, true)
+}
+
+func buildWorld(t *testing.T, withTLS bool, opts ...modemsim.Option) *world {
+	t.Helper()
 	sim, err := modemsim.New(append([]modemsim.Option{modemsim.WithIMEI("861234567890123")}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { sim.Close() })
@@ -101,22 +125,41 @@ func newWorldWith(t *testing.T, opts ...modemsim.Option) *world {
 	n := netsim.New(netsim.Config{MasterKey: []byte(masterKey), RequireSignedRequests: true, Logf: t.Logf})
 	t.Cleanup(n.Close)
 	delivered := make(chan struct{}, 64)
-	n.AddTerminal(tid, notifyingModem{sim, delivered})
-	var down atomic.Bool
+	var drop atomic.Bool
+	n.AddTerminal(tid, notifyingModem{sim, delivered, &drop})
+	var (
+		down      atomic.Bool
+		intercept atomic.Pointer[http.HandlerFunc]
+	)
 	h := n.Handler()
-	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if down.Load() && strings.HasPrefix(r.URL.Path, "/v1/terminals/") {
 			http.Error(rw, "service platform down for maintenance", http.StatusServiceUnavailable)
 			return
 		}
+		if f := intercept.Load(); f != nil && strings.HasPrefix(r.URL.Path, "/v1/terminals/") {
+			(*f)(rw, r)
+			return
+		}
 		h.ServeHTTP(rw, r)
 	}))
+	dir := t.TempDir()
+	caFile := ""
+	if withTLS {
+		tl, err := netsim.NewTLS(time.Now())
+		require.NoError(t, err)
+		caFile = filepath.Join(dir, "ca.pem")
+		require.NoError(t, os.WriteFile(caFile, tl.CAPEM, 0o644))
+		srv.TLS = tl.Config
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 
-	dir := t.TempDir()
-	w := &world{t: t, sim: sim, net: n, url: srv.URL,
+	w := &world{t: t, sim: sim, net: n, url: srv.URL, caFile: caFile,
 		stateDir: filepath.Join(dir, "state"), keyFile: filepath.Join(dir, "terminal.key"),
-		delivered: delivered, platformDown: &down}
+		delivered: delivered, platformDown: &down, intercept: &intercept, dropMT: &drop}
 	require.NoError(t, os.Mkdir(w.stateDir, 0o755))
 	key := confirm.DeriveKey([]byte(masterKey), tid)
 	require.NoError(t, os.WriteFile(w.keyFile, []byte(fmt.Sprintf("%x\n", key)), 0o600))
@@ -126,7 +169,11 @@ func newWorldWith(t *testing.T, opts ...modemsim.Option) *world {
 // args are the agent's flags for this world; extra ones are appended (a
 // repeated flag wins).
 func (w *world) args(extra ...string) []string {
-	a := []string{
+	var a []string
+	if w.caFile != "" {
+		a = append(a, "--ca-file", w.caFile)
+	}
+	a = append(a,
 		"--config", os.DevNull,
 		"--terminal-id", tid,
 		"--state-dir", w.stateDir,
@@ -135,7 +182,7 @@ func (w *world) args(extra ...string) []string {
 		"--sms-sender", service,
 		"--key-file", w.keyFile,
 		"--lang", "en",
-	}
+	)
 	return append(a, extra...)
 }
 

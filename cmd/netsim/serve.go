@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -42,6 +43,7 @@ type serveConfig struct {
 	stateFile     string
 	verbose       bool
 	modemProfile  string
+	tlsDir        string
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -67,6 +69,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.BoolVar(&c.requireSigned, "require-signed", false, "refuse unsigned platform queries")
 	fs.StringVar(&c.stateFile, "state-file", "", "write the URL and modem ptys as JSON to `file` once ready")
 	fs.BoolVar(&c.verbose, "verbose", false, "also log every HTTP request and the modems' AT traffic")
+	fs.StringVar(&c.tlsDir, "tls-dir", "", "serve https:// with a throwaway CA, written to `dir`/ca.pem (the agent's platform.ca_file)")
 	fs.StringVar(&c.modemProfile, "modem-profile", "generic", "simulated modem `family`: "+strings.Join(modemsim.Profiles(), ", "))
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
@@ -178,6 +181,23 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) (err er
 		return fmt.Errorf("listen on %s: %w", c.listen, err)
 	}
 	state.URL = "http://" + ln.Addr().String()
+	if c.tlsDir != "" {
+		tl, err := netsim.NewTLS(time.Now())
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		if err := os.MkdirAll(c.tlsDir, 0o700); err != nil {
+			ln.Close()
+			return fmt.Errorf("tls dir: %w", err)
+		}
+		if err := writeFileAtomic(filepath.Join(c.tlsDir, "ca.pem"), tl.CAPEM, 0o644); err != nil {
+			ln.Close()
+			return fmt.Errorf("tls dir: %w", err)
+		}
+		ln = tls.NewListener(ln, tl.Config)
+		state.URL = "https://" + ln.Addr().String()
+	}
 
 	var h http.Handler = nw.Handler()
 	if c.verbose {

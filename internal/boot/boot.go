@@ -386,8 +386,13 @@ func (f *flow) ask(ctx context.Context) (platform.Binding, Word, error) {
 		// Once per change of error: a platform down for hours must not fill
 		// the flash with the same line.
 		msg := "service platform unreachable; showing the fallback prompt"
-		if errors.Is(err, platform.ErrUnverified) {
+		switch {
+		case errors.Is(err, platform.ErrUnverified):
 			msg = "service platform's answer not believed: it is not signed with this terminal's key (a captive portal, a proxy or an attacker answered?); showing the fallback prompt"
+		case errors.Is(err, platform.ErrBadResponse):
+			msg = "service platform's answer refused: it breaks the protocol's rules; showing the fallback prompt"
+		case errors.Is(err, platform.ErrRedirect):
+			msg = "service platform answered with a redirect, which is never followed; showing the fallback prompt"
 		}
 		if e := err.Error(); e != f.lastPlatformErr {
 			f.lastPlatformErr = e

@@ -29,6 +29,24 @@ func EncodeDeliver(from, text string, scts time.Time, concatRef byte) ([]string,
 	if !strings.HasPrefix(from, "+") {
 		oa.SetTypeOfNumber(tpdu.TonUnknown)
 	}
+	return encodeDeliver(oa, text, scts, concatRef)
+}
+
+// EncodeDeliverAlpha is EncodeDeliver from an alphanumeric sender (type of
+// number 5): a name of at most 11 GSM characters, such as "BindPay", or
+// digits that only look like a number ("10658000"), as a spoofer can send.
+func EncodeDeliverAlpha(name, text string, scts time.Time, concatRef byte) ([]string, error) {
+	if name == "" || len(name) > 11 {
+		return nil, fmt.Errorf("encode deliver: alphanumeric sender %q: want 1 to 11 characters", name)
+	}
+	oa := tpdu.NewAddress()
+	oa.SetTypeOfNumber(tpdu.TonAlphanumeric)
+	oa.SetNumberingPlan(tpdu.NpUnknown)
+	oa.Addr = name
+	return encodeDeliver(oa, text, scts, concatRef)
+}
+
+func encodeDeliver(oa tpdu.Address, text string, scts time.Time, concatRef byte) ([]string, error) {
 	t, err := tpdu.NewDeliver(tpdu.WithOA(oa))
 	if err != nil {
 		return nil, fmt.Errorf("encode deliver: %w", err)

@@ -30,6 +30,7 @@ type BindingStatus struct {
 	Bound      bool        `json:"bound"`
 	MSISDN     string      `json:"msisdn,omitempty"`   // masked
 	BoundAt    string      `json:"bound_at,omitempty"` // RFC 3339
+	Token      string      `json:"token,omitempty"`    // the binding's signed BP1 token
 	Activation *Activation `json:"activation,omitempty"`
 }
 
@@ -45,6 +46,9 @@ type SIMSMS struct {
 	Terminal string `json:"terminal"`
 	From     string `json:"from"`
 	Text     string `json:"text"`
+	// Alpha sends from an alphanumeric sender (type of number 5), even one
+	// spelled in digits.
+	Alpha bool `json:"alpha,omitempty"`
 }
 
 // Error is the body of every 4xx/5xx answer.
@@ -79,17 +83,17 @@ func (n *Network) handleBinding(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		n.mu.Unlock()
 		n.cfg.Logf("service platform: query for unknown terminal %s", tid)
-		writeError(w, http.StatusNotFound, "unknown_terminal", fmt.Sprintf("terminal %s is not known to the operator", tid))
+		n.writeSigned(w, r, tid, http.StatusNotFound, Error{Error: fmt.Sprintf("terminal %s is not known to the operator", tid), Code: "unknown_terminal"})
 		return
 	}
 	st := BindingStatus{TerminalID: t.id}
 	if t.msisdn != "" {
-		st.Bound, st.MSISDN, st.BoundAt = true, mask(t.msisdn), t.boundAt.UTC().Format(time.RFC3339)
+		st.Bound, st.MSISDN, st.BoundAt, st.Token = true, mask(t.msisdn), t.boundAt.UTC().Format(time.RFC3339), t.token
 	} else {
 		st.Activation = &Activation{
 			SMSTo:   n.cfg.ServiceNumber,
 			SMSBody: "BIND " + t.id,
-			Nonce:   n.issueNonce(t),
+			Nonce:   n.currentNonce(t),
 		}
 	}
 	n.mu.Unlock()
@@ -98,7 +102,25 @@ func (n *Network) handleBinding(w http.ResponseWriter, r *http.Request) {
 	} else {
 		n.cfg.Logf("service platform: %s is not bound; told to text %q to %s (nonce %s)", tid, st.Activation.SMSBody, st.Activation.SMSTo, st.Activation.Nonce)
 	}
-	writeJSON(w, http.StatusOK, st)
+	n.writeSigned(w, r, tid, http.StatusOK, st)
+}
+
+// writeSigned answers a terminal's query with v as JSON, signed (protocol
+// v2) over the exact body bytes when the request was signed: the terminal
+// believes nothing else.
+func (n *Network) writeSigned(w http.ResponseWriter, r *http.Request, tid string, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	body = append(body, '\n')
+	if date := r.Header.Get("X-Bindpay-Date"); date != "" {
+		w.Header().Set(confirm.SignatureHeader, confirm.AnswerHeader(n.key(tid), status, r.URL.EscapedPath(), date, body))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // the client went away: nothing to do
 }
 
 // checkSignature verifies a signed query, or refuses an unsigned one when
@@ -155,7 +177,7 @@ func (n *Network) handleSIMSMS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", `"terminal" and "from" are required`)
 		return
 	}
-	if err := n.SendRaw(m.Terminal, m.From, m.Text); err != nil {
+	if err := n.sendRaw(m.Terminal, m.From, m.Alpha, m.Text); err != nil {
 		status, code := errorStatus(err)
 		writeError(w, status, code, err.Error())
 		return

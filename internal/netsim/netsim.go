@@ -89,8 +89,10 @@ type terminal struct {
 	key     []byte
 	modem   Deliverer
 	nonces  []string // issued, oldest first, at most maxNonces
+	nonce   string   // the current nonce: stable until a binding consumes it
 	msisdn  string   // bound number, normalised; "" when not bound
 	boundAt time.Time
+	token   string // the signed BP1 token of the binding; "" when not bound
 }
 
 // New returns a Network. It panics if cfg.MasterKey is empty: that is a
@@ -165,7 +167,7 @@ func (n *Network) Unbind(tid string) {
 	defer n.mu.Unlock()
 	if t, ok := n.terminals[tid]; ok && t.msisdn != "" {
 		n.cfg.Logf("OSS: unbound terminal %s from %s", tid, mask(t.msisdn))
-		t.msisdn, t.boundAt = "", time.Time{}
+		t.msisdn, t.boundAt, t.token = "", time.Time{}, ""
 	}
 }
 
@@ -235,13 +237,12 @@ func (n *Network) phoneSend(ctx context.Context, from, to, body string) (moResul
 		nonce = ""
 		fallthrough
 	default:
-		if len(t.nonces) > 0 {
-			nonce = t.nonces[len(t.nonces)-1]
-		} else {
-			nonce = n.issueNonce(t)
-		}
+		nonce = n.currentNonce(t)
 	}
-	text := n.confirmationText(t.id, t.key, mask(msisdn), nonce)
+	tok := confirm.Sign(t.key, confirm.Token{TerminalID: t.id, MSISDN: mask(msisdn), Nonce: nonce})
+	t.token = tok.String()
+	t.nonce = "" // the binding consumes it: the next activation gets a new one
+	text := confirmationBody(t.id, mask(msisdn), tok)
 	n.cfg.Logf("service platform: terminal %s activated; asking the SMS platform to confirm (nonce %s)", t.id, nonce)
 	n.concatRef++
 	ref, modem := n.concatRef, t.modem
@@ -266,16 +267,22 @@ func (n *Network) deliverLater(tid string, modem Deliverer, text string, ref byt
 			return
 		}
 	}
-	if err := n.deliver(tid, modem, n.cfg.ConfirmSender, text, ref); err != nil {
+	if err := n.deliver(tid, modem, n.cfg.ConfirmSender, false, text, ref); err != nil {
 		n.cfg.Logf("SMS platform: MT to terminal %s failed: %v", tid, err)
 	}
 }
 
-func (n *Network) deliver(tid string, modem Deliverer, from, text string, ref byte) error {
+// deliver encodes text from the sender (alphanumeric or a number) and
+// stores it in the terminal's modem.
+func (n *Network) deliver(tid string, modem Deliverer, from string, alpha bool, text string, ref byte) error {
 	if modem == nil {
 		return ErrNoModem
 	}
-	pdus, err := modemsim.EncodeDeliver(from, text, n.cfg.Now(), ref)
+	encode := modemsim.EncodeDeliver
+	if alpha {
+		encode = modemsim.EncodeDeliverAlpha
+	}
+	pdus, err := encode(from, text, n.cfg.Now(), ref)
 	if err != nil {
 		return fmt.Errorf("encode: %w", err)
 	}
@@ -295,7 +302,17 @@ func (n *Network) deliver(tid string, modem Deliverer, from, text string, ref by
 // once: what the SMS platform, or a spoofer, can do. For tests and demos of
 // the terminal's rejection paths.
 func (n *Network) SendRaw(tid, from, text string) error {
-	if !isPhoneNumber(from) {
+	return n.sendRaw(tid, from, false, text)
+}
+
+// SendRawAlpha is SendRaw from an alphanumeric sender (type of number 5),
+// even one spelled in digits, as an SMS centre lets a spoofer send.
+func (n *Network) SendRawAlpha(tid, from, text string) error {
+	return n.sendRaw(tid, from, true, text)
+}
+
+func (n *Network) sendRaw(tid, from string, alpha bool, text string) error {
+	if !alpha && !isPhoneNumber(from) {
 		return fmt.Errorf("%w: %q: want digits with an optional leading '+'", ErrBadSender, from)
 	}
 	n.mu.Lock()
@@ -307,8 +324,8 @@ func (n *Network) SendRaw(tid, from, text string) error {
 	n.concatRef++
 	ref, modem := n.concatRef, t.modem
 	n.mu.Unlock()
-	n.cfg.Logf("SMS platform: raw MT to terminal %s from %s: %q", tid, from, text)
-	return n.deliver(tid, modem, from, text, ref)
+	n.cfg.Logf("SMS platform: raw MT to terminal %s from %s (alphanumeric %v): %q", tid, from, alpha, text)
+	return n.deliver(tid, modem, from, alpha, text, ref)
 }
 
 // ConfirmationText returns the free text of the MT confirmation for tid:
@@ -319,19 +336,26 @@ func (n *Network) ConfirmationText(tid, msisdnMasked, nonce string) string {
 }
 
 func (n *Network) confirmationText(tid string, key []byte, masked, nonce string) string {
-	tok := confirm.Sign(key, confirm.Token{TerminalID: tid, MSISDN: masked, Nonce: nonce})
+	return confirmationBody(tid, masked, confirm.Sign(key, confirm.Token{TerminalID: tid, MSISDN: masked, Nonce: nonce}))
+}
+
+func confirmationBody(tid, masked string, tok confirm.Token) string {
 	return "【号码绑定支付】终端" + tid + "已开通，绑定号码" + masked + "。回复TD退订。" + tok.String()
 }
 
-// issueNonce makes a nonce, remembers it for t (the last maxNonces) and
-// returns it. n.mu must be held.
-func (n *Network) issueNonce(t *terminal) string {
-	nonce := newNonce()
-	t.nonces = append(t.nonces, nonce)
+// currentNonce returns t's current nonce, issuing one (remembered among the
+// last maxNonces) when there is none: protocol v2's stable nonce, so that a
+// repeated query is a pure read. n.mu must be held.
+func (n *Network) currentNonce(t *terminal) string {
+	if t.nonce != "" {
+		return t.nonce
+	}
+	t.nonce = newNonce()
+	t.nonces = append(t.nonces, t.nonce)
 	if len(t.nonces) > maxNonces {
 		t.nonces = append(t.nonces[:0], t.nonces[len(t.nonces)-maxNonces:]...)
 	}
-	return nonce
+	return t.nonce
 }
 
 // lookup finds a terminal by the ID a user typed: exactly, else ignoring

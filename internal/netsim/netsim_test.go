@@ -204,7 +204,13 @@ func TestBindingQuery(t *testing.T) {
 				"bound":       true,
 				"msisdn":      "138****8000",
 				"bound_at":    "2026-11-25T20:00:00Z",
+				"token":       body["token"],
 			}, body)
+			tok, err := confirm.Parse(body["token"].(string))
+			require.NoError(t, err, "the bound answer carries its token")
+			assert.Equal(t, otherTID, tok.TerminalID)
+			assert.Equal(t, "138****8000", tok.MSISDN)
+			assert.True(t, confirm.Verify(confirm.DeriveKey([]byte(masterKey), otherTID), tok), "token signed with the terminal's key")
 		}},
 	}
 	for _, tc := range tests {
@@ -216,43 +222,39 @@ func TestBindingQuery(t *testing.T) {
 	}
 }
 
-func TestNoncesIssuedAndRemembered(t *testing.T) {
+// Protocol v2: one nonce per terminal, stable until a binding consumes it,
+// so that repeated queries are pure reads; the confirmation carries the
+// MO's nonce when it was issued to the terminal, else the current one.
+func TestNonceStableUntilConsumed(t *testing.T) {
 	f := newFixture(t, nil)
-	var nonces []string
-	for range maxNonces + 4 {
+	nonceOf := func() string {
 		status, body := f.get(t, bindingPath(tid), nil)
 		require.Equal(t, http.StatusOK, status)
 		n := body["activation"].(map[string]any)["nonce"].(string)
 		require.Regexp(t, nonceRE, n)
-		require.NotContains(t, nonces, n, "nonce issued twice")
-		nonces = append(nonces, n)
+		return n
 	}
-	f.net.mu.Lock()
-	remembered := append([]string(nil), f.net.terminals[tid].nonces...)
-	f.net.mu.Unlock()
-	require.Equal(t, nonces[len(nonces)-maxNonces:], remembered, "the last %d nonces", maxNonces)
-
-	latest := nonces[len(nonces)-1]
-	tests := []struct {
-		name    string
-		moNonce string
-		want    string
-	}{
-		{"remembered nonce from the MO", nonces[len(nonces)-maxNonces], nonces[len(nonces)-maxNonces]},
-		{"nonce in upper case", strings.ToUpper(nonces[10]), nonces[10]},
-		{"forgotten nonce: the latest instead", nonces[0], latest},
-		{"never issued: the latest instead", "zzzzzz", latest},
-		{"no nonce: the latest", "", latest},
+	first := nonceOf()
+	for range 5 {
+		require.Equal(t, first, nonceOf(), "a repeated query gives the same nonce")
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			require.NoError(t, f.net.PhoneSend(context.Background(), phoneNum, DefaultServiceNumber, strings.TrimSpace("BIND "+tid+" "+tc.moNonce)))
-			_, text := decodeSMS(t, f.sims[tid].receive(t))
-			tok, err := confirm.Find(text)
-			require.NoError(t, err, "text %q", text)
-			assert.Equal(t, tc.want, tok.Nonce, "MO nonce %q", tc.moNonce)
-		})
+	bind := func(moNonce string) string {
+		require.NoError(t, f.net.PhoneSend(context.Background(), phoneNum, DefaultServiceNumber, strings.TrimSpace("BIND "+tid+" "+moNonce)))
+		_, text := decodeSMS(t, f.sims[tid].receive(t))
+		tok, err := confirm.Find(text)
+		require.NoError(t, err, "text %q", text)
+		return tok.Nonce
 	}
+	assert.Equal(t, first, bind(strings.ToUpper(first)), "the MO's nonce, in any case")
+	f.net.Unbind(tid)
+	second := nonceOf()
+	assert.NotEqual(t, first, second, "the binding consumed the first nonce")
+	assert.Equal(t, second, bind("zzzzzz"), "a nonce never issued: the current one instead")
+	f.net.Unbind(tid)
+	third := nonceOf()
+	assert.Equal(t, third, bind(""), "no nonce in the MO: the current one")
+	f.net.Unbind(tid)
+	assert.Equal(t, first, bind(first), "an earlier nonce of this terminal, from its MO")
 }
 
 func TestFreshNonceWhenNoneIssued(t *testing.T) {
