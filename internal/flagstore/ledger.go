@@ -243,27 +243,51 @@ func encode(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// encodeInbox encodes entries, dropping the oldest until the file is at
-// most limit bytes.
+// encodeInbox encodes the inbox file: a JSON array, one entry a line, so
+// that a person reads it with less and each entry's size is known; the
+// oldest entries are dropped until the file is at most limit bytes.
 func encodeInbox(entries []InboxEntry, limit int) ([]byte, error) {
-	for {
-		data, err := encode(entries)
-		if err != nil || len(data) <= limit || len(entries) == 0 {
-			return data, err
+	lines := make([][]byte, len(entries))
+	size := len("[\n]\n")
+	for i, e := range entries {
+		line, err := encodeCompact(e)
+		if err != nil {
+			return nil, err
 		}
-		// Drop at once the oldest entries whose own encodings add up to
-		// the excess, then check the whole again.
-		excess, drop := len(data)-limit, 0
-		for drop < len(entries) && excess > 0 {
-			one, err := encode(entries[drop])
-			if err != nil {
-				return nil, err
-			}
-			excess -= len(one)
-			drop++
-		}
-		entries = entries[drop:]
+		lines[i] = line
+		size += len(line) + len(",\n")
 	}
+	if len(lines) > 0 {
+		size-- // no comma after the last
+	}
+	for len(lines) > 0 && size > limit {
+		size -= len(lines[0]) + len(",\n")
+		lines = lines[1:]
+		if len(lines) == 0 {
+			size++
+		}
+	}
+	out := make([]byte, 0, size)
+	out = append(out, "[\n"...)
+	for i, line := range lines {
+		out = append(out, line...)
+		if i < len(lines)-1 {
+			out = append(out, ',')
+		}
+		out = append(out, '\n')
+	}
+	return append(out, "]\n"...), nil
+}
+
+// encodeCompact is encode without the indentation and the final newline.
+func encodeCompact(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // clipEntry clips e's fields to the inbox bounds; Time is stored in UTC.
@@ -316,11 +340,11 @@ func clipEncoded(s string, chars, maxBytes int) string {
 
 // encodedLen is the length of s as encode writes it, without the quotes.
 func encodedLen(s string) int {
-	data, err := encode(s)
+	data, err := encodeCompact(s)
 	if err != nil {
 		return len(s) * 6 // not reached: a string always encodes
 	}
-	return len(data) - len(`""`+"\n")
+	return len(data) - len(`""`)
 }
 
 func lastN[T any](s []T, n int) []T {

@@ -32,6 +32,12 @@ func openRegular(fsys afero.Fs, path string) (afero.File, error) {
 			return nil, notRegular(path, fi.Mode())
 		}
 	}
+	return openChecked(fsys, path)
+}
+
+// openChecked is openRegular after the Lstat: what stands between a file
+// swapped in after the Lstat and a blocked read.
+func openChecked(fsys afero.Fs, path string) (afero.File, error) {
 	var f afero.File
 	var err error
 	if isOsFs(fsys) {
