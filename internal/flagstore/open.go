@@ -50,6 +50,10 @@ func openChecked(fsys afero.Fs, path string) (afero.File, error) {
 		return nil, notRegular(path, fs.ModeSymlink)
 	}
 	if err != nil {
+		// A socket cannot be opened at all (ENXIO): say what it is.
+		if fi, lerr := lstat(fsys, path); lerr == nil && !fi.Mode().IsRegular() {
+			return nil, notRegular(path, fi.Mode())
+		}
 		return nil, err
 	}
 	fi, err := f.Stat()
