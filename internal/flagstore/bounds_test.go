@@ -408,3 +408,42 @@ func TestUpdateNoncesBounds(t *testing.T) {
 	require.Len(t, n.Consumed, MaxConsumed)
 	assert.Equal(t, fmt.Sprintf("i%03d", MaxIssued+2), n.Consumed[MaxConsumed-1], "newest last")
 }
+
+func TestEncodeNonces(t *testing.T) {
+	long := func(prefix string, i int) string { return fmt.Sprintf("%s%03d%s", prefix, i, strings.Repeat("x", 1000)) }
+	var big Nonces
+	for i := range 40 {
+		big.Consumed = append(big.Consumed, long("c", i))
+	}
+	for i := range 30 {
+		big.Issued = append(big.Issued, long("i", i))
+	}
+	tests := []struct {
+		name         string
+		in           Nonces
+		limit        int
+		wantIssued   int
+		wantConsumed int
+	}{
+		{"fits", Nonces{Issued: []string{"a"}, Consumed: []string{"b"}}, MaxSize, 1, 1},
+		{"oldest consumed go first", big, 40 * 1010, 30, 9},
+		{"then the oldest issued", big, 10 * 1010, 9, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := encodeNonces(tc.in, tc.limit)
+			require.NoError(t, err)
+			assert.LessOrEqual(t, len(data), tc.limit)
+			var got Nonces
+			require.NoError(t, json.Unmarshal(data, &got))
+			require.Len(t, got.Issued, tc.wantIssued, "issued kept")
+			require.Len(t, got.Consumed, tc.wantConsumed, "consumed kept")
+			if tc.wantIssued > 0 {
+				assert.Equal(t, tc.in.Issued[len(tc.in.Issued)-1], got.Issued[tc.wantIssued-1], "the newest issued is kept")
+			}
+			if tc.wantConsumed > 0 {
+				assert.Equal(t, tc.in.Consumed[len(tc.in.Consumed)-1], got.Consumed[tc.wantConsumed-1], "the newest consumed is kept")
+			}
+		})
+	}
+}

@@ -129,11 +129,32 @@ func (l *Ledger) UpdateNonces(edit func(n *Nonces)) error {
 	edit(&n)
 	n.Issued = lastN(n.Issued, MaxIssued)
 	n.Consumed = lastN(n.Consumed, MaxConsumed)
-	data, err := encode(n)
+	data, err := encodeNonces(n, MaxSize)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", NoncesFile, err)
 	}
 	return l.writeChanged(NoncesFile, old, data)
+}
+
+// encodeNonces encodes n in at most limit bytes, dropping the oldest
+// consumed nonces, then the oldest issued ones, should it not fit. Nonces
+// are at most 64 characters (DESIGN) and the counts bounded, so this never
+// happens with a sane platform; it keeps the file from outgrowing the limit
+// it is read with whatever a token carried.
+func encodeNonces(n Nonces, limit int) ([]byte, error) {
+	for {
+		data, err := encode(n)
+		switch {
+		case err != nil || len(data) <= limit:
+			return data, err
+		case len(n.Consumed) > 0:
+			n.Consumed = n.Consumed[1:]
+		case len(n.Issued) > 0:
+			n.Issued = n.Issued[1:]
+		default:
+			return data, nil
+		}
+	}
 }
 
 // LogRejected appends e to the inbox log, its fields clipped (InboxText,
