@@ -410,7 +410,9 @@ func TestUpdateNoncesBounds(t *testing.T) {
 }
 
 func TestEncodeNonces(t *testing.T) {
-	long := func(prefix string, i int) string { return fmt.Sprintf("%s%03d%s", prefix, i, strings.Repeat("x", 1000)) }
+	long := func(prefix string, i int) string {
+		return fmt.Sprintf("%s%03d%s", prefix, i, strings.Repeat("x", 1000))
+	}
 	var big Nonces
 	for i := range 40 {
 		big.Consumed = append(big.Consumed, long("c", i))
