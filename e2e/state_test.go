@@ -99,6 +99,8 @@ func TestSpamLeavesTidyState(t *testing.T) {
 		w.waitCommand("AT+CMGD=", parts)
 	}
 	require.True(t, a.running(), "the agent keeps waiting for its confirmation")
+	// Logged before its deletion; the log may still be on its way to us.
+	a.waitCount(a.stderr, "SMS rejected", messages)
 	assert.Equal(t, messages, strings.Count(a.stderr.String(), "SMS rejected"), "every spam rejected once")
 
 	inbox := filepath.Join(w.stateDir, flagstore.InboxFile)
@@ -196,5 +198,29 @@ func TestFIFOInPlaceOfStateFiles(t *testing.T) {
 				assert.Equal(t, fs.FileMode(0o600), fi.Mode().Perm(), "mode of %s", name)
 			}
 		})
+	}
+}
+
+// waitCount waits until b holds want n times at least; it fails the test
+// if the agent exits first or the wait limit passes.
+func (a *agent) waitCount(b *watchedBuffer, want string, n int) {
+	a.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	for {
+		text, changed := b.snapshot()
+		if strings.Count(text, want) >= n {
+			return
+		}
+		select {
+		case <-changed:
+		case <-a.done:
+			if text, _ := b.snapshot(); strings.Count(text, want) >= n {
+				return
+			}
+			a.t.Fatalf("agent exited (%d) before printing %q %d times\nstderr:\n%s", a.exitCode, want, n, a.stderr)
+		case <-ctx.Done():
+			a.t.Fatalf("agent did not print %q %d times within %v\nstderr:\n%s", want, n, waitLimit, a.stderr)
+		}
 	}
 }
