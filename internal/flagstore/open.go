@@ -22,22 +22,23 @@ import (
 // the check and the open is caught too; on other afero file systems the
 // check is an Lstat where the file system has one, then a Stat of the open
 // file. A missing file is an error wrapping fs.ErrNotExist.
-func openRegular(fsys afero.Fs, path string) (afero.File, error) {
+func openRegular(fsys afero.Fs, path string) (afero.File, os.FileInfo, error) {
 	if l, ok := fsys.(afero.Lstater); ok {
 		fi, _, err := l.LstatIfPossible(path)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !fi.Mode().IsRegular() {
-			return nil, notRegular(path, fi.Mode())
+			return nil, nil, notRegular(path, fi.Mode())
 		}
 	}
 	return openChecked(fsys, path)
 }
 
 // openChecked is openRegular after the Lstat: what stands between a file
-// swapped in after the Lstat and a blocked read.
-func openChecked(fsys afero.Fs, path string) (afero.File, error) {
+// swapped in after the Lstat and a blocked read. It returns the open file's
+// own FileInfo.
+func openChecked(fsys afero.Fs, path string) (afero.File, os.FileInfo, error) {
 	var f afero.File
 	var err error
 	if isOsFs(fsys) {
@@ -47,52 +48,48 @@ func openChecked(fsys afero.Fs, path string) (afero.File, error) {
 	}
 	if errors.Is(err, syscall.ELOOP) {
 		// O_NOFOLLOW met a symbolic link that appeared after the Lstat.
-		return nil, notRegular(path, fs.ModeSymlink)
+		return nil, nil, notRegular(path, fs.ModeSymlink)
 	}
 	if err != nil {
 		// A socket cannot be opened at all (ENXIO): say what it is.
 		if fi, lerr := lstat(fsys, path); lerr == nil && !fi.Mode().IsRegular() {
-			return nil, notRegular(path, fi.Mode())
+			return nil, nil, notRegular(path, fi.Mode())
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, notRegular(path, fi.Mode())
+		return nil, nil, notRegular(path, fi.Mode())
 	}
-	return f, nil
+	return f, fi, nil
 }
 
 // readRegular returns up to limit+1 bytes of the regular file at path (one
 // more than limit says it is too big) and its permission bits, with
 // openRegular's errors.
 func readRegular(fsys afero.Fs, path string, limit int64) ([]byte, fs.FileMode, error) {
-	f, err := openRegular(fsys, path)
+	f, fi, err := openRegular(fsys, path)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	var perm fs.FileMode
-	if fi, err := f.Stat(); err == nil {
-		perm = fi.Mode().Perm()
-	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, 0, fmt.Errorf("read %s: %w", path, err)
 	}
-	return data, perm, nil
+	return data, fi.Mode().Perm(), nil
 }
 
 // restrict gives the regular file at path the state files' mode, by the
 // open file where it can (it is opened as openRegular opens, so a symbolic
 // link's target is never changed); anything else is left alone.
 func restrict(fsys afero.Fs, path string) error {
-	f, err := openRegular(fsys, path)
+	f, fi, err := openRegular(fsys, path)
 	if err != nil {
 		if errors.Is(err, errNotRegular) {
 			return nil
@@ -100,10 +97,6 @@ func restrict(fsys afero.Fs, path string) error {
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
 	if fi.Mode().Perm() == fileMode {
 		return nil
 	}

@@ -99,7 +99,7 @@ func TestOpenRegular(t *testing.T) {
 				var err error
 				withinHangLimit(t, "openRegular", func() {
 					var f afero.File
-					f, err = openRegular(fsys, path)
+					f, _, err = openRegular(fsys, path)
 					if f != nil {
 						f.Close()
 					}
@@ -119,12 +119,12 @@ func TestOpenRegular(t *testing.T) {
 		})
 		t.Run(b.name+"/missing", func(t *testing.T) {
 			fsys, root := b.make(t.TempDir())
-			_, err := openRegular(fsys, filepath.Join(root, "state.json"))
+			_, _, err := openRegular(fsys, filepath.Join(root, "state.json"))
 			assert.ErrorIs(t, err, fs.ErrNotExist)
 		})
 	}
 	t.Run("device", func(t *testing.T) {
-		_, err := openRegular(afero.NewOsFs(), "/dev/null")
+		_, _, err := openRegular(afero.NewOsFs(), "/dev/null")
 		require.ErrorIs(t, err, errNotRegular)
 		assert.Contains(t, err.Error(), "/dev/null is a character device, not a regular file")
 	})
@@ -141,7 +141,7 @@ func TestOpenCheckedOnOsFs(t *testing.T) {
 			var err error
 			withinHangLimit(t, "openChecked", func() {
 				var f afero.File
-				f, err = openChecked(afero.NewOsFs(), path)
+				f, _, err = openChecked(afero.NewOsFs(), path)
 				if f != nil {
 					f.Close()
 				}
