@@ -316,40 +316,56 @@ func TestLedgerWritesOnlyChanges(t *testing.T) {
 		require.NoError(t, l.LogRejected(entry))
 	}
 	tests := []struct {
-		name  string
-		op    func(l *Ledger) error
-		write bool
+		name    string
+		op      func(l *Ledger) error
+		write   bool
+		noFiles bool // start from an empty state directory
 	}{
-		{"Issue of an issued nonce", func(l *Ledger) error { return l.Issue("aaaaaa") }, false},
-		{"Issue of a consumed nonce", func(l *Ledger) error { return l.Issue("cccccc") }, false},
-		{"Issue of no nonce", func(l *Ledger) error { return l.Issue("") }, false},
-		{"Consume of a consumed nonce", func(l *Ledger) error { return l.Consume("cccccc") }, false},
-		{"Consume of no nonce", func(l *Ledger) error { return l.Consume("") }, false},
-		{"UpdateNonces that changes nothing", func(l *Ledger) error { return l.UpdateNonces(func(*Nonces) {}) }, false},
-		{"LogRejected of a logged SMS", func(l *Ledger) error { return l.LogRejected(entry) }, false},
+		{"Issue of no nonce, no file", func(l *Ledger) error { return l.Issue("") }, false, true},
+		{"Consume of no nonce, no file", func(l *Ledger) error { return l.Consume("") }, false, true},
+		{"UpdateNonces that changes nothing, no file", func(l *Ledger) error { return l.UpdateNonces(func(*Nonces) {}) }, false, true},
+		{"reads, no file", func(l *Ledger) error {
+			_, err := l.Nonces()
+			if err == nil {
+				_, err = l.Inbox()
+			}
+			return err
+		}, false, true},
+		{"Issue, no file", func(l *Ledger) error { return l.Issue("aaaaaa") }, true, true},
+		{"Issue of an issued nonce", func(l *Ledger) error { return l.Issue("aaaaaa") }, false, false},
+		{"Issue of a consumed nonce", func(l *Ledger) error { return l.Issue("cccccc") }, false, false},
+		{"Issue of no nonce", func(l *Ledger) error { return l.Issue("") }, false, false},
+		{"Consume of a consumed nonce", func(l *Ledger) error { return l.Consume("cccccc") }, false, false},
+		{"Consume of no nonce", func(l *Ledger) error { return l.Consume("") }, false, false},
+		{"UpdateNonces that changes nothing", func(l *Ledger) error { return l.UpdateNonces(func(*Nonces) {}) }, false, false},
+		{"LogRejected of a logged SMS", func(l *Ledger) error { return l.LogRejected(entry) }, false, false},
 		{"LogRejected of a logged SMS, its time in another zone", func(l *Ledger) error {
 			e := entry
 			e.Time = e.Time.In(time.FixedZone("CST", 8*3600))
 			return l.LogRejected(e)
-		}, false},
+		}, false, false},
 		{"reads", func(l *Ledger) error {
 			_, err := l.Nonces()
 			if err == nil {
 				_, err = l.Inbox()
 			}
 			return err
-		}, false},
-		{"Issue of a new nonce", func(l *Ledger) error { return l.Issue("dddddd") }, true},
-		{"Consume of an issued nonce", func(l *Ledger) error { return l.Consume("aaaaaa") }, true},
+		}, false, false},
+		{"Issue of a new nonce", func(l *Ledger) error { return l.Issue("dddddd") }, true, false},
+		{"Consume of an issued nonce", func(l *Ledger) error { return l.Consume("aaaaaa") }, true, false},
 		{"LogRejected of a new SMS", func(l *Ledger) error {
 			e := entry
 			e.Time = e.Time.Add(time.Second)
 			return l.LogRejected(e)
-		}, true},
+		}, true, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newCrashFS(t, func(t *testing.T, fsys afero.Fs) { setup(t, NewLedger(fsys, crashDir, fixedClock)) })
+			c := newCrashFS(t, func(t *testing.T, fsys afero.Fs) {
+				if !tc.noFiles {
+					setup(t, NewLedger(fsys, crashDir, fixedClock))
+				}
+			})
 			require.NoError(t, tc.op(NewLedger(c, crashDir, fixedClock)))
 			w := writes(c.Ops())
 			if tc.write {

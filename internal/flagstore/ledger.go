@@ -129,6 +129,9 @@ func (l *Ledger) UpdateNonces(edit func(n *Nonces)) error {
 	edit(&n)
 	n.Issued = lastN(n.Issued, MaxIssued)
 	n.Consumed = lastN(n.Consumed, MaxConsumed)
+	if old.data == nil && len(n.Issued) == 0 && len(n.Consumed) == 0 {
+		return nil // no file says no nonces already
+	}
 	data, err := encodeNonces(n, MaxSize)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", NoncesFile, err)
