@@ -29,6 +29,10 @@ var (
 	// ErrInvalidScreen: the Screen cannot be shown (unknown state, or a
 	// field the state needs is empty).
 	ErrInvalidScreen = errors.New("invalid screen")
+	// ErrStuck: a display's Show did not return within its deadline (a
+	// console write blocked by flow control, a status file on a hung file
+	// system); see Deadline.
+	ErrStuck = errors.New("display write blocked")
 )
 
 // Screen is what to show, as data; each backend words and draws it. Screen
@@ -89,4 +93,5 @@ var (
 	_ Display = Multi(nil)
 	_ Display = (*Console)(nil)
 	_ Display = (*StatusFile)(nil)
+	_ Display = (*Deadline)(nil)
 )

@@ -51,7 +51,11 @@ type StatusFile struct {
 	shown bool
 }
 
-// statusFileMode lets every user read the status file.
+// statusFileMode lets every user read the status file: the terminal's UI
+// app, another user, reads it (the unit's RuntimeDirectoryMode=0755 says
+// so too). It is not a state file: it lives in /run (tmpfs, not the
+// flash), holds only what the screen shows, and nothing reads it back to
+// decide anything, so the state files' 0600 does not apply.
 const statusFileMode = 0o644
 
 // NewStatusFile returns a display that writes to path on fs, saying the

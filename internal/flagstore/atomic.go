@@ -15,8 +15,13 @@ import (
 // directory is synced so that the rename itself is durable. The temporary
 // file is removed on any failure. Every piece of state bindpay keeps on
 // flash is written this way. The file gets exactly perm, whatever the
-// process's umask (the unit runs with UMask=0077; a file another program
-// reads, such as the UI app's status file, needs 0644).
+// process's umask: the mode is set on the open file (fchmod) before any
+// byte is written, so no other process can open it with a wider mode in
+// between. State files are 0600; a file another program reads, such as the
+// UI app's status file, 0644. The temporary file is created with O_EXCL, so
+// a symbolic link planted under its name is never followed, and the rename
+// replaces whatever has path's name (a symbolic link itself, not its
+// target), except a directory, which makes the rename fail.
 //
 // A power cut or a kill -9 can leave a temporary file behind, which no
 // deferred removal can prevent; WriteFile removes the ones an earlier
@@ -40,7 +45,7 @@ func WriteFile(fsys afero.Fs, path string, data []byte, perm os.FileMode) (err e
 			_ = fsys.Remove(tmp)
 		}
 	}()
-	if err := fsys.Chmod(tmp, perm); err != nil {
+	if err := chmod(fsys, f, tmp, perm); err != nil {
 		f.Close()
 		return fmt.Errorf("chmod %s: %w", tmp, err)
 	}
@@ -66,12 +71,7 @@ func WriteFile(fsys afero.Fs, path string, data []byte, perm os.FileMode) (err e
 // path. Their removal is made durable by the directory sync of the write
 // that follows; a failure is left to that write to report.
 func removeLeftovers(fsys afero.Fs, path string) {
-	d, err := fsys.Open(filepath.Dir(path))
-	if err != nil {
-		return
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
+	names, err := readDirNames(fsys, filepath.Dir(path))
 	if err != nil {
 		return
 	}
@@ -97,4 +97,14 @@ func syncDir(fsys afero.Fs, dir string) error {
 		return fmt.Errorf("close directory %s: %w", dir, err)
 	}
 	return nil
+}
+
+// chmod sets f's mode: by the open file (fchmod) where it is an *os.File or
+// anything else with a Chmod method, else (afero's memory file systems) by
+// its name.
+func chmod(fsys afero.Fs, f afero.File, name string, perm os.FileMode) error {
+	if c, ok := f.(interface{ Chmod(os.FileMode) error }); ok {
+		return c.Chmod(perm)
+	}
+	return fsys.Chmod(name, perm)
 }

@@ -48,9 +48,36 @@
 //
 // A record that cannot be trusted (too big, not JSON, wrong checksum,
 // unknown version, invalid fields, or written for another terminal) is never
-// used and never deleted: [Store.Load] renames it aside to
-// binding.json.corrupt-<UTC time> for a person to inspect, and reports
-// [ErrCorrupt]. The terminal then simply asks to be activated again.
+// used: [Store.Load] renames it aside to binding.json.corrupt-<UTC time> for
+// a person to inspect, and reports [ErrCorrupt]. The terminal then simply
+// asks to be activated again. At most [MaxQuarantined] copies of each state
+// file are kept, the oldest (by the time in their names) removed, so that a
+// file corrupted again and again cannot fill the flash.
+//
+// # Regular files only, mode 0600
+//
+// Every state file (binding.json, nonces.json, inbox.json, their temporary
+// files and quarantined copies) is 0600 whatever the umask: [WriteFile] sets
+// the mode on the open file before writing. A state file is read only when
+// it is a regular file: on the real file system it is opened with
+// O_NOFOLLOW and O_NONBLOCK and checked with fstat, elsewhere checked with
+// Lstat first. A symbolic link, FIFO, device, socket or directory in its
+// place is never opened for reading (a FIFO would block `status` at boot).
+// It counts as corrupt, like a file of garbage: Load and the [Ledger] move
+// it aside (a rename, which touches neither a link's target nor a FIFO's
+// writer) and carry on, so that the agent keeps running, shows the prompt
+// and its next write puts a regular file in its place; [Store.Peek] reports
+// it. The error names the path and what is there ("it is a named pipe
+// (FIFO), not a regular file"). An error that may pass (permission denied,
+// an I/O error) is not corruption: it is returned, and nothing is moved.
+//
+// # No write unless something changed
+//
+// The [Ledger] rewrites a file only when its content changes: issuing a
+// nonce already known, consuming one already consumed, or logging an SMS
+// already logged writes nothing. The inbox log is capped in bytes as
+// written ([MaxInboxSize]), its fields clipped by bytes on character
+// boundaries, so it can never outgrow the limit it is read with.
 //
 // A Store holds no open files and no goroutines. One process writes the
 // state directory at a time (the agent; `reset` when it is stopped): each

@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -47,7 +45,9 @@ const (
 	tempInfix       = ".tmp-"
 	corruptInfix    = ".corrupt-"
 	quarantineStamp = "20060102T150405Z"
-	fileMode        = 0o644
+	// fileMode is the mode of every state file: only the agent's user
+	// reads the record and the ledger.
+	fileMode = 0o600
 )
 
 // Errors reported by the store; test with errors.Is.
@@ -60,6 +60,13 @@ var (
 	// ErrInvalid: Save was handed a record it will not write.
 	ErrInvalid = errors.New("invalid binding record")
 )
+
+// errNotRegular: a state file's name holds something other than a regular
+// file (a symbolic link, a FIFO, a device, a directory, a socket). It is
+// never opened for reading. Load and the Ledger count it as corrupt and
+// move it aside, Peek reports it as corrupt: the error text names the path
+// and what is there.
+var errNotRegular = errors.New("not a regular file")
 
 // Record is the binding flag: the terminal is bound to a number.
 type Record struct {
@@ -134,6 +141,9 @@ func (s *Store) Peek(terminalID string) (Record, error) {
 // inspect reads and checks the record; why says what makes it unusable.
 func (s *Store) inspect(terminalID string) (r Record, why string, err error) {
 	data, err := s.read()
+	if errors.Is(err, errNotRegular) {
+		return Record{}, whatIsWrong(err), nil
+	}
 	if err != nil {
 		return Record{}, "", err
 	}
@@ -144,22 +154,19 @@ func (s *Store) inspect(terminalID string) (r Record, why string, err error) {
 	return r, why, nil
 }
 
-// read returns the file's bytes, or an error naming the path.
+// read returns the file's bytes (at most MaxSize+1 of them), or an error
+// naming the path: one wrapping ErrNotFound when there is no record, one
+// wrapping errNotRegular when something else than a regular file has its
+// name (never opened for reading: see openRegular).
 func (s *Store) read() ([]byte, error) {
-	f, err := s.fs.Open(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
+	data, _, err := readRegular(s.fs, s.path, MaxSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("load %s: %w", s.path, ErrNotFound)
-	}
-	if err != nil {
+	case errors.Is(err, errNotRegular):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("load binding record: %w (check the state directory %s exists and is readable)", err, s.dir)
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("load binding record: %s is a directory, not a record file: remove it", s.path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("load binding record: read %s: %w", s.path, err)
 	}
 	return data, nil
 }
@@ -241,17 +248,12 @@ func (s *Store) Quarantine(why string) error { return s.quarantine(why) }
 
 // quarantine moves the record aside and returns the ErrCorrupt error.
 func (s *Store) quarantine(why string) error {
-	base := s.path + corruptInfix + s.now().UTC().Format(quarantineStamp)
-	dst := base
-	// Two corrupt records in one second must not overwrite each other.
-	for i := 1; i < 100; i++ {
-		if _, err := s.fs.Stat(dst); err != nil {
-			break // free (or unknowable: let Rename report it)
-		}
-		dst = base + "." + strconv.Itoa(i)
-	}
-	if err := s.fs.Rename(s.path, dst); err != nil {
+	dst, err := quarantineFile(s.fs, s.path, s.now())
+	if dst == "" {
 		return fmt.Errorf("load %s: %w: %s; could not move it aside (%w): remove it by hand; the terminal is treated as not activated", s.path, ErrCorrupt, why, err)
+	}
+	if err != nil {
+		return fmt.Errorf("load %s: %w: %s; moved aside to %s (%w); the terminal is treated as not activated", s.path, ErrCorrupt, why, dst, err)
 	}
 	return fmt.Errorf("load %s: %w: %s; moved aside to %s; the terminal is treated as not activated", s.path, ErrCorrupt, why, dst)
 }

@@ -202,15 +202,32 @@ func runStoreConformance(t *testing.T, mk func(t *testing.T) (afero.Fs, string))
 		assert.Equal(t, "second", string(second))
 	})
 
+	// Something other than a regular file in the record's place is
+	// corrupt: moved aside (renamed, never opened for reading), so that the
+	// terminal carries on as not bound and its next Save succeeds.
 	t.Run("record path is a directory", func(t *testing.T) {
 		fsys, dir := mk(t)
 		s := New(fsys, dir, fixedClock)
 		require.NoError(t, fsys.Mkdir(s.Path(), 0o755))
-		_, err := s.Load(tid)
-		require.Error(t, err)
-		assert.NotErrorIs(t, err, ErrNotFound)
-		assert.NotErrorIs(t, err, ErrCorrupt)
+		_, err := s.Peek(tid)
+		require.ErrorIs(t, err, ErrCorrupt, "Peek of a directory")
+		assert.Contains(t, err.Error(), s.Path()+": it is a directory, not a regular file")
+		fi, statErr := fsys.Stat(s.Path())
+		require.NoError(t, statErr, "Peek leaves the directory in place")
+		assert.True(t, fi.IsDir())
+
+		_, err = s.Load(tid)
+		require.ErrorIs(t, err, ErrCorrupt, "Load of a directory")
 		assert.Contains(t, err.Error(), s.Path())
+		assert.Contains(t, err.Error(), "it is a directory, not a regular file")
+		aside := s.Path() + ".corrupt-20261126T083015Z"
+		assert.Contains(t, err.Error(), "moved aside to "+aside)
+		fi, statErr = fsys.Stat(aside)
+		require.NoError(t, statErr, "the directory was moved aside")
+		assert.True(t, fi.IsDir())
+		_, err = s.Load(tid)
+		require.ErrorIs(t, err, ErrNotFound, "Load after the directory was moved aside")
+		require.NoError(t, s.Save(validRecord()), "Save once the directory was moved aside")
 	})
 }
 
