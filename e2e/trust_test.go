@@ -283,3 +283,62 @@ func statusOf(t *testing.T, args []string) (map[string]any, int) {
 	require.NoError(t, json.Unmarshal([]byte(a.stdout.String()), &st), "status --json: %q", a.stdout.String())
 	return st, code
 }
+
+// skewedPlatform is a platform whose clock is ahead of the terminal's by
+// ahead: it refuses dates more than 5 min off its own with a 401 carrying
+// its Date, and answers signed, not bound, otherwise.
+func skewedPlatform(ahead time.Duration) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		now := time.Now().Add(ahead)
+		date := r.Header.Get("X-Bindpay-Date")
+		d, err := time.Parse(time.RFC3339, date)
+		if err != nil || d.Sub(now).Abs() > 5*time.Minute || !confirm.VerifyRequest(terminalKey, r.Method, r.URL.EscapedPath(), date, r.Header.Get("Authorization")) {
+			rw.Header().Set("Date", now.UTC().Format(http.TimeFormat))
+			rw.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		rogue(200, `{"terminal_id":"`+tid+`","bound":false,"activation":{"sms_to":"10658000","sms_body":"BIND `+tid+`","nonce":"sk3w"}}`, terminalKey)(rw, r)
+	}
+}
+
+// TestDoctorExplainsTrustFaults: doctor names a TLS certificate fault, an
+// unsigned answer and a clock skew in one line each.
+func TestDoctorExplainsTrustFaults(t *testing.T) {
+	tests := []struct {
+		name  string
+		world func(t *testing.T) *world
+		args  func(w *world) []string
+		want  string
+		mark  string
+		code  int
+	}{
+		{name: "certificate of an unknown CA", world: newTLSWorld, args: func(w *world) []string { return w.args()[2:] },
+			want: "TLS: the platform's certificate is signed by an authority this terminal does not trust", mark: "[FAIL]", code: 1},
+		{name: "unsigned answer", world: func(t *testing.T) *world {
+			w := newWorld(t)
+			w.interceptWith(rogue(200, `{"terminal_id":"`+tid+`","bound":true,"msisdn":"139****6666"}`, nil))
+			return w
+		}, args: func(w *world) []string { return w.args() }, want: "not signed with this terminal's key", mark: "[FAIL]", code: 1},
+		{name: "clock two hours slow", world: func(t *testing.T) *world {
+			w := newWorld(t)
+			w.interceptWith(skewedPlatform(2 * time.Hour))
+			return w
+		}, args: func(w *world) []string { return w.args() }, want: "clock is 2h0m0s off the platform's", mark: "[warn]", code: 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := tc.world(t)
+			a, code := runAgent(t, append(tc.args(w), "doctor")...)
+			out := a.stdout.String()
+			assert.Equal(t, tc.code, code, "doctor exit; output:\n%s", out)
+			var line string
+			for _, l := range strings.Split(out, "\n") {
+				if strings.Contains(l, tc.want) {
+					line = l
+				}
+			}
+			require.NotEmpty(t, line, "doctor output names %q in one line:\n%s", tc.want, out)
+			assert.True(t, strings.HasPrefix(line, tc.mark), "line %q starts with %s", line, tc.mark)
+		})
+	}
+}
