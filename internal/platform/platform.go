@@ -315,7 +315,8 @@ func (c *Client) exchange(ctx context.Context, u *url.URL, terminalID string) (B
 		se := &StatusError{Code: status, Body: truncate(body, maxErrorBody), RetryAfter: retryAfter(resp.Header, local)}
 		if status == http.StatusUnauthorized {
 			if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
-				off := t.Sub(local)
+				// Date has whole seconds: compare with whole seconds.
+				off := t.Sub(local.Truncate(time.Second))
 				se.serverOffset = &off
 			}
 		}
