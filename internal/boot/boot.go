@@ -94,9 +94,46 @@ type Config struct {
 	// reached; "{tid}" in FallbackBody is replaced by the terminal ID.
 	FallbackTo, FallbackBody string
 	// PollInterval is how often the platform is asked again while waiting
-	// (default 5 min); RetryMin/RetryMax bound the backoff after a failed
-	// query (defaults 5 s and 5 min).
-	PollInterval, RetryMin, RetryMax time.Duration
+	// (default 5 min), RetryMin the first backoff after a failed query
+	// (default 5 s); NextPoll says how they combine with jitter,
+	// Retry-After and a long unbound stay.
+	PollInterval, RetryMin time.Duration
+	// Rand returns a uniform value in [0, 1) for jitter; nil: math/rand/v2.
+	Rand func() float64
+}
+
+// Heartbeat lets a watchdog ask whether the flow is making progress: the
+// flow answers from every place it waits (for a message, a re-poll, a save
+// retry), so a flow stuck inside a call (a display write, a file system)
+// does not answer. The zero value is not usable: NewHeartbeat.
+type Heartbeat struct{ c chan chan struct{} }
+
+// NewHeartbeat returns a Heartbeat for Deps.Heartbeat.
+func NewHeartbeat() *Heartbeat { return &Heartbeat{c: make(chan chan struct{})} }
+
+// Alive returns nil once the flow has answered, or ctx's error wrapped.
+func (h *Heartbeat) Alive(ctx context.Context) error {
+	ack := make(chan struct{})
+	select {
+	case h.c <- ack:
+	case <-ctx.Done():
+		return fmt.Errorf("activation flow not answering: %w", ctx.Err())
+	}
+	select {
+	case <-ack:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("activation flow not answering: %w", ctx.Err())
+	}
+}
+
+// beats is the channel the flow answers on; nil (never ready) without a
+// Heartbeat.
+func (h *Heartbeat) beats() chan chan struct{} {
+	if h == nil {
+		return nil
+	}
+	return h.c
 }
 
 // Deps are the flow's collaborators.
@@ -114,6 +151,8 @@ type Deps struct {
 	// Ready, when set, is called once, when the first screen that is not
 	// "checking" is up: the service has started.
 	Ready func()
+	// Heartbeat, when set, is answered wherever the flow waits.
+	Heartbeat *Heartbeat
 }
 
 // Outcome is how Run ended.
@@ -180,8 +219,8 @@ func withDefaults(c Config) Config {
 	if c.RetryMin <= 0 {
 		c.RetryMin = 5 * time.Second
 	}
-	if c.RetryMax < c.RetryMin {
-		c.RetryMax = max(5*time.Minute, c.RetryMin)
+	if c.Rand == nil {
+		c.Rand = rand.Float64
 	}
 	if c.FallbackBody == "" {
 		c.FallbackBody = "BIND {tid}"
@@ -226,7 +265,8 @@ type flow struct {
 
 	screen  display.Screen // what is shown now
 	ready   bool           // Ready was called
-	backoff time.Duration  // current delay after a failed query
+	poll    PollState      // what the next query's time depends on
+	unbound time.Time      // since when the platform has answered "not bound", zero if not
 	retry   bool           // a message is held: ask the platform again soon
 
 	lastPlatformErr string // the platform failure last logged, "" when it answers
@@ -268,6 +308,8 @@ func (f *flow) run(ctx context.Context) (Outcome, error) {
 		select {
 		case <-ctx.Done():
 			return Outcome{}, ctx.Err()
+		case ack := <-f.d.Heartbeat.beats():
+			close(ack)
 		case m := <-f.d.Inbox.Messages():
 			b, err := f.judge(ctx, m, NotAsked, nil)
 			if b != nil || err != nil {
@@ -275,7 +317,7 @@ func (f *flow) run(ctx context.Context) (Outcome, error) {
 			}
 			if f.retry {
 				f.retry = false
-				wake = f.d.Clock.After(f.nextBackoff())
+				wake = f.d.Clock.After(f.nextPoll())
 			}
 		case <-wake:
 			next, b, err := f.query(ctx)
@@ -294,6 +336,8 @@ func (f *flow) drainScan(ctx context.Context) (*bound, error) {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case ack := <-f.d.Heartbeat.beats():
+			close(ack)
 		case <-f.d.Inbox.Scanned():
 			return nil, nil
 		case m := <-f.d.Inbox.Messages():
@@ -325,14 +369,13 @@ func (f *flow) query(ctx context.Context) (time.Duration, *bound, error) {
 	case errors.Is(err, platform.ErrUnknownTerminal):
 		f.show(display.Screen{State: display.StateUnknown, TerminalID: f.tid})
 		f.setStatus("terminal " + f.tid + " unknown to the platform; contact support")
-		return f.cfg.PollInterval, nil, f.rejudgeHeld(ctx, word, nil)
+		return f.nextPoll(), nil, f.rejudgeHeld(ctx, word, nil)
 	case err != nil:
 		if f.screen.State != display.StatePrompt {
 			f.prompt(f.cfg.FallbackTo, strings.ReplaceAll(f.cfg.FallbackBody, "{tid}", f.tid), true)
 		}
-		return f.nextBackoff(), nil, nil
+		return f.nextPoll(), nil, nil
 	}
-	f.backoff = 0
 	if ans.Bound {
 		b, err := f.bind(ctx, f.platformRecord(ans), nil, platformNonces(ans)...)
 		return 0, b, err
@@ -342,7 +385,7 @@ func (f *flow) query(ctx context.Context) (time.Duration, *bound, error) {
 	if err := f.rejudgeHeld(ctx, word, &ans); err != nil || f.done != nil {
 		return 0, f.done, err
 	}
-	return f.cfg.PollInterval, nil, nil
+	return f.nextPoll(), nil, nil
 }
 
 // rejudgeHeld judges the held confirmations again with the platform's word.
@@ -368,6 +411,9 @@ func (f *flow) rejudgeHeld(ctx context.Context, word Word, ans *platform.Binding
 // logged once per change.
 func (f *flow) ask(ctx context.Context) (platform.Binding, Word, error) {
 	ans, err := f.d.Platform.Binding(ctx, f.tid)
+	if ctx.Err() == nil {
+		f.notePoll(ans, err)
+	}
 	if err == nil && ans.Bound && f.cfg.Key != nil {
 		// The client checked the token; the flow does not bind on less.
 		if cerr := platform.CheckToken(ans.Token, f.tid, ans.MSISDN, f.cfg.Key); cerr != nil {
@@ -451,13 +497,30 @@ func (f *flow) knowledge(word Word) Knowledge {
 	return Knowledge{TerminalID: f.tid, Senders: f.cfg.Senders, Key: f.cfg.Key, Nonces: n, Platform: word}
 }
 
-func (f *flow) nextBackoff() time.Duration {
-	if f.backoff == 0 {
-		f.backoff = f.cfg.RetryMin
-	} else {
-		f.backoff = min(2*f.backoff, f.cfg.RetryMax)
+// nextPoll is when to ask the platform again (NextPoll over what the
+// flow knows).
+func (f *flow) nextPoll() time.Duration {
+	st := f.poll
+	if st.Answered && !f.unbound.IsZero() {
+		st.UnboundFor = f.d.Clock.Now().Sub(f.unbound)
 	}
-	return f.backoff/2 + rand.N(f.backoff/2+1)
+	return NextPoll(PollPolicy{Interval: f.cfg.PollInterval, RetryMin: f.cfg.RetryMin}, st, f.cfg.Rand)
+}
+
+// notePoll records the outcome of one query for nextPoll.
+func (f *flow) notePoll(ans platform.Binding, err error) {
+	var se *platform.StatusError
+	switch {
+	case err == nil || errors.Is(err, platform.ErrUnknownTerminal):
+		f.poll = PollState{Answered: true, RetryAfter: ans.RetryAfter}
+		if err == nil && !ans.Bound && f.unbound.IsZero() {
+			f.unbound = f.d.Clock.Now()
+		}
+	case errors.As(err, &se):
+		f.poll = PollState{Failures: f.poll.Failures + 1, RetryAfter: se.RetryAfter}
+	default:
+		f.poll = PollState{Failures: f.poll.Failures + 1}
+	}
 }
 
 func (f *flow) boundAt(t time.Time) time.Time {
@@ -544,9 +607,8 @@ func (f *flow) reject(ctx context.Context, m modem.Message, reason string) (*bou
 // fast path finds the record anyway. The binding ends the activation: every
 // nonce issued for it, and the ones given, are consumed.
 func (f *flow) bind(ctx context.Context, rec flagstore.Record, m *modem.Message, nonces ...string) (*bound, error) {
-	if err := f.d.Flags.Save(rec); err != nil {
-		f.show(display.Screen{State: display.StateError, TerminalID: f.tid, Error: err.Error()})
-		return nil, fmt.Errorf("save binding record (the confirmation stays in the modem): %w", err)
+	if err := f.save(ctx, rec); err != nil {
+		return nil, err
 	}
 	f.d.Log.Info("binding record written and synced", "terminal_id", rec.TerminalID, "msisdn", rec.MSISDN, "source", rec.Source)
 	// A replay of this confirmation, or a stale one for this activation,
@@ -565,6 +627,50 @@ func (f *flow) bind(ctx context.Context, rec flagstore.Record, m *modem.Message,
 	f.show(display.Screen{State: display.StateBound, TerminalID: f.tid, MSISDN: rec.MSISDN})
 	f.setStatus("activated, bound to " + rec.MSISDN)
 	return &bound{rec: rec}, nil
+}
+
+// Save retry backoff: from saveRetryMin, doubling, at most saveRetryMax.
+const (
+	saveRetryMin = 5 * time.Second
+	saveRetryMax = 5 * time.Minute
+)
+
+// save makes the record durable, retrying with backoff for as long as it
+// takes (a read-only or full flash): the terminal is bound, the agent stays
+// up showing that it could not save it, and the confirmation stays in the
+// modem meanwhile. Exiting instead would restart the agent every few
+// seconds for ever. It returns only nil or ctx's error.
+func (f *flow) save(ctx context.Context, rec flagstore.Record) error {
+	delay, last := saveRetryMin, ""
+	for {
+		err := f.d.Flags.Save(rec)
+		if err == nil {
+			if last != "" {
+				f.d.Log.Info("binding record saved after all")
+			}
+			return nil
+		}
+		if e := err.Error(); e != last {
+			last = e
+			f.d.Log.Error("bound, but the binding record cannot be saved; retrying (the confirmation stays in the modem): free or fix the state directory", "err", err)
+			f.show(display.Screen{State: display.StateError, TerminalID: f.tid, MSISDN: rec.MSISDN,
+				Error: "activated (bound to " + rec.MSISDN + "), but the binding could not be saved: " + err.Error()})
+			f.setStatus("activated, bound to " + rec.MSISDN + ", but the binding record cannot be saved; retrying")
+		}
+		wait := f.d.Clock.After(delay/2 + time.Duration(float64(delay/2)*f.cfg.Rand()))
+		delay = min(2*delay, saveRetryMax)
+	waiting:
+		for {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case ack := <-f.d.Heartbeat.beats():
+				close(ack)
+			case <-wait:
+				break waiting
+			}
+		}
+	}
 }
 
 // deleteTimeout bounds one deletion; a message left behind is found again by

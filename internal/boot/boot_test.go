@@ -309,25 +309,23 @@ func TestRunPlatformUnreachableShowsFallback(t *testing.T) {
 	}
 }
 
-// The backoff after failed queries doubles up to RetryMax, with jitter, and
-// a good answer goes back to the poll interval.
+// The backoff after failed queries doubles up to the poll interval, with
+// full jitter (the test's Rand gives the middle: half the ceiling), and a
+// good answer goes back to the poll interval; a 503's Retry-After is a
+// minimum.
 func TestRunBackoff(t *testing.T) {
 	h := newHarness(t, failing(errUnreachable), failing(&platform.StatusError{Code: 503, Body: "maintenance"}),
 		failing(fmt.Errorf("query platform: %w: malformed JSON", platform.ErrBadResponse)), failing(errUnreachable),
-		notBound(tid, nonce), failing(errUnreachable))
+		notBound(tid, nonce), failing(&platform.StatusError{Code: 503, RetryAfter: 20 * time.Minute}), failing(errUnreachable))
 	cfg := config(t, termKey)
-	cfg.RetryMax = 3 * retryMin
+	cfg.PollInterval = 3 * retryMin
 	h.start(cfg)
 	h.finishScan()
-	for i, want := range []time.Duration{retryMin, 2 * retryMin, 3 * retryMin, 3 * retryMin, poll, retryMin} {
+	for i, want := range []time.Duration{retryMin / 2, retryMin, 3 * retryMin / 2, 3 * retryMin / 2, 3 * retryMin, 22 * time.Minute, retryMin} {
 		h.await("platform")
 		e := h.await("after")
-		if want == poll {
-			assert.Equal(t, poll, e.d, "query %d answered; got next query in %v, want %v", i+1, e.d, poll)
-		} else {
-			assertBetween(t, e.d, want/2, want, fmt.Sprintf("query %d failed: delay", i+1))
-		}
-		if i < 5 {
+		assert.Equal(t, want, e.d, "query %d: next query in %v, want %v", i+1, e.d, want)
+		if i < 6 {
 			h.fire(e)
 		}
 	}
@@ -525,14 +523,34 @@ func TestRunSaveFails(t *testing.T) {
 			h.flags.saveErr = errSave
 			h.start(config(t, termKey))
 			tt.drive(h)
-			out, err := h.result()
-			require.ErrorIs(t, err, errSave, "input: Save fails; got err %v, want it wrapped", err)
-			assert.Contains(t, err.Error(), "the confirmation stays in the modem", "input: Save fails; got err %q", err)
-			assert.Equal(t, boot.Outcome{}, out)
-			assert.Len(t, h.flags.saved(), 1, "input: Save fails; got %d Save calls, want 1", len(h.flags.saved()))
+			// Bound, but not saved: the agent stays up, says so, keeps the
+			// confirmation and retries with backoff.
+			h.await("save")
+			e := h.await("after")
+			assert.Equal(t, 3750*time.Millisecond, e.d, "first save retry: 5 s backoff, jittered (the test's Rand: the middle)")
+			assert.False(t, h.returned(), "input: Save fails; got Run returned, want it to stay up and retry")
 			assert.Empty(t, h.inbox.deleted(), "input: Save fails; got deleted %q, want the confirmation kept in the modem", h.inbox.deleted())
-			assert.Equal(t, display.StateError, h.disp.last().State, "input: Save fails; got screen %+v, want the error screen", h.disp.last())
-			assert.True(t, h.inbox.stopped.Load())
+			last := h.disp.last()
+			assert.Equal(t, display.StateError, last.State, "input: Save fails; got screen %+v, want the error screen", last)
+			assert.Contains(t, last.Error, "activated (bound to "+masked+"), but the binding could not be saved")
+			assert.Len(t, h.logRecords("bound, but the binding record cannot be saved; retrying (the confirmation stays in the modem): free or fix the state directory"), 1)
+
+			h.fire(e) // still read-only: another try, a longer wait, no new log line
+			h.await("save")
+			e = h.await("after")
+			assert.Equal(t, 7500*time.Millisecond, e.d, "second save retry: the backoff doubled")
+			assert.Len(t, h.logRecords("bound, but the binding record cannot be saved; retrying (the confirmation stays in the modem): free or fix the state directory"), 1, "logged once per change")
+
+			h.flags.mu.Lock()
+			h.flags.saveErr = nil // the flash is writable again
+			h.flags.mu.Unlock()
+			h.fire(e)
+			out, err := h.result()
+			require.NoError(t, err)
+			assert.Len(t, h.flags.saved(), 3)
+			assert.Equal(t, flagstore.SourceSMS == out.Record.Source || flagstore.SourcePlatform == out.Record.Source, true)
+			assert.NotEmpty(t, h.inbox.deleted(), "deleted once durable")
+			assert.Equal(t, display.StateBound, h.disp.last().State)
 			h.plat.assertUsed(t)
 		})
 	}

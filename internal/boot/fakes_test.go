@@ -550,7 +550,6 @@ const (
 	promptBody   = "bind  STB0012345678 q8x3k2" // odd spacing and case: must be shown verbatim
 	poll         = 7 * time.Minute
 	retryMin     = 4 * time.Second
-	retryMax     = 3 * time.Minute
 	scanWait     = 20 * time.Second
 	unknownNonce = "zz9k7p" // a nonce the platform never issued in the test
 )
@@ -576,7 +575,9 @@ func config(t *testing.T, key []byte) boot.Config {
 		FallbackBody: "BIND {tid}",
 		PollInterval: poll,
 		RetryMin:     retryMin,
-		RetryMax:     retryMax,
+		// The middle of every jitter range: an answered query waits exactly
+		// poll, a failed one half its backoff ceiling.
+		Rand: func() float64 { return 0.5 },
 	}
 }
 

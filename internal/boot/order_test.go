@@ -201,8 +201,10 @@ func TestRunSaveFailsNothingConsumedOrDeleted(t *testing.T) {
 			}
 			h.startWith(config(t, key), returningFlags{h.flags})
 			p.drive(h)
-			_, err := h.result()
-			require.ErrorIs(t, err, errSave)
+			h.await("save-failed")
+			h.await("after") // the save is retried later; the flow stays up
+			assert.Contains(t, h.logs.String(), errSave.Error(), "the failure is logged")
+			assertCanceled(t, h)
 
 			events := h.events.list("save", "saved", "save-failed", "consume", "delete")
 			for _, e := range events {
@@ -252,12 +254,14 @@ func TestRunStateDirFaults(t *testing.T) {
 			h.startWith(config(t, termKey), flagstore.New(faulty, dir, nil))
 			m := sms("scan-1", senderSeen, signed(termKey, tid, nonce))
 			h.send(m)
-			_, err := h.result()
-			require.Error(t, err, "input: %s; got no error, want Run to fail", tt.name)
-			assert.Contains(t, err.Error(), dir, "the error names the state directory or the record's path")
-			assert.Contains(t, err.Error(), tt.want)
-			assert.Contains(t, err.Error(), "the confirmation stays in the modem")
+			h.await("after") // the start-up scan's wait
+			h.await("after") // Save failed: retried later, the flow stays up
+			rec := h.logRecords("bound, but the binding record cannot be saved; retrying (the confirmation stays in the modem): free or fix the state directory")
+			require.Len(t, rec, 1, "input: %s; log %s", tt.name, h.logs.String())
+			assert.Contains(t, rec[0]["err"], dir, "the error names the state directory or the record's path")
+			assert.Contains(t, rec[0]["err"], tt.want)
 			assert.Empty(t, h.inbox.deleted(), "the confirmation is kept")
+			assertCanceled(t, h)
 			n, _ := ledger.Nonces()
 			assert.Empty(t, n.Consumed)
 
