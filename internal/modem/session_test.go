@@ -44,7 +44,7 @@ func TestLineFilter(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newLineFilter(&chunks{c: append([]string(nil), tc.in...)}, time.Now)
+			f := newLineFilter(&chunks{c: append([]string(nil), tc.in...)}, time.Now, nil)
 			got, err := io.ReadAll(f)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, string(got), "input %q", tc.in)
@@ -54,7 +54,7 @@ func TestLineFilter(t *testing.T) {
 
 func TestLineFilterQuiet(t *testing.T) {
 	now := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
-	f := newLineFilter(bytes.NewReader([]byte("OK\r\n")), func() time.Time { return now })
+	f := newLineFilter(bytes.NewReader([]byte("OK\r\n")), func() time.Time { return now }, nil)
 	assert.Greater(t, f.quietFor(), time.Hour, "nothing received yet: quiet")
 	buf := make([]byte, 16)
 	_, err := f.Read(buf)
