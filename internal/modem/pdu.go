@@ -227,4 +227,3 @@ func decodePDU(hexPDU string) (*tpdu.TPDU, error) {
 	}
 	return t, nil
 }
-

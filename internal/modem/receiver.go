@@ -375,4 +375,3 @@ func (r *Receiver) identify(ctx context.Context, s *Session) error {
 	})
 	return nil
 }
-
