@@ -156,8 +156,10 @@ func (f *lineFilter) filter(b []byte) {
 		f.stats.LongBytes += int64(dropped)
 		f.mu.Unlock()
 	}
-	// The SMS prompt "> " has no line ending: pass it on at once.
-	if !f.skip && len(f.line) > 0 && f.line[0] == '>' {
+	// The SMS prompt "> " has no line ending: pass it on at once. Only the
+	// prompt: a longer line that starts with '>' waits for its end (and the
+	// line cap).
+	if !f.skip && len(f.line) > 0 && strings.TrimRight(string(f.line), " ") == ">" {
 		f.out = append(f.out, f.line...)
 		f.line = f.line[:0]
 	}

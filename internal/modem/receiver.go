@@ -325,7 +325,7 @@ func (r *Receiver) session(ctx context.Context) (worked bool, err error) {
 		return false, err
 	}
 	defer port.Close()
-	s := NewSession(port, SessionConfig{Timeout: r.cfg.CommandTimeout, Sleep: r.sleep, Now: r.cfg.Now, Baud: r.cfg.Baud})
+	s := NewSession(port, SessionConfig{Timeout: r.cfg.CommandTimeout, Sleep: r.sleep, Baud: r.cfg.Baud})
 	defer s.Stop()
 
 	if err := s.Init(ctx); err != nil {
