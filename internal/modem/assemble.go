@@ -26,7 +26,14 @@ const partWindow = time.Hour
 // slot, so it is bounded by the storage.
 type assembler struct {
 	groups []*group
+	// done are the groups completed lately (at most maxDone), so that a
+	// part found again after its message was complete is known for a
+	// duplicate.
+	done []*group
 }
+
+// maxDone bounds assembler.done.
+const maxDone = 64
 
 // groupKey is what the parts of one concatenated message share.
 type groupKey struct {
@@ -66,7 +73,20 @@ func (a *assembler) add(s stored, seen time.Time) []Message {
 	alpha, _ := t.Alphabet()
 	key := groupKey{sender: t.OA.Number(), ref: ref, segs: segs, alphabet: alpha}
 	p := part{slot: s, t: t, seen: seen}
-	g := a.find(key, t.SCTS.Time)
+	if d := a.findIn(a.done, key, t.SCTS.Time); d != nil {
+		if old, ok := d.parts[seq]; ok && old.slot.index == s.index && old.slot.pdu == s.pdu {
+			return nil // a part of a complete message, read again
+		} else if ok && old.slot.index != s.index {
+			// A copy of a part of a message already complete: the copy is
+			// what is freed, whatever its age; the message keeps its slots.
+			dup := newMessage([]part{p}, fmt.Errorf("%w: part %d of %d from %s ref %d, already in slot %d",
+				ErrDuplicatePart, seq, segs, key.sender, ref, old.slot.index))
+			dup.Sender, dup.Time = key.sender, t.SCTS.Time
+			dup.SenderAlpha = t.OA.TypeOfNumber() == tpdu.TonAlphanumeric
+			return []Message{dup}
+		}
+	}
+	g := a.findIn(a.groups, key, t.SCTS.Time)
 	if g == nil {
 		g = &group{key: key, scts: t.SCTS.Time, parts: map[int]part{}}
 		a.groups = append(a.groups, g)
@@ -97,6 +117,10 @@ func (a *assembler) add(s stored, seen time.Time) []Message {
 		return out
 	}
 	a.remove(g)
+	a.done = append(a.done, g)
+	if len(a.done) > maxDone {
+		a.done = slices.Delete(a.done, 0, len(a.done)-maxDone)
+	}
 	ps := make([]part, 0, segs)
 	for i := 1; i <= segs; i++ {
 		p, ok := g.parts[i]
@@ -126,12 +150,12 @@ func olderPart(a, b part) bool {
 	return a.slot.index < b.slot.index
 }
 
-// find returns the group with key whose time stamp is within partWindow of
-// scts, the closest one when there are several.
-func (a *assembler) find(key groupKey, scts time.Time) *group {
+// findIn returns the group of gs with key whose time stamp is within
+// partWindow of scts, the closest one when there are several.
+func (a *assembler) findIn(gs []*group, key groupKey, scts time.Time) *group {
 	var best *group
 	var bestGap time.Duration
-	for _, g := range a.groups {
+	for _, g := range gs {
 		if g.key != key {
 			continue
 		}
@@ -150,14 +174,18 @@ func (a *assembler) remove(g *group) {
 // forget drops any partial parts held in the given slots (they were deleted
 // or changed).
 func (a *assembler) forget(indexes []int) {
-	for _, g := range a.groups {
-		for seq, p := range g.parts {
-			if slices.Contains(indexes, p.slot.index) {
-				delete(g.parts, seq)
+	drop := func(gs []*group) []*group {
+		for _, g := range gs {
+			for seq, p := range g.parts {
+				if slices.Contains(indexes, p.slot.index) {
+					delete(g.parts, seq)
+				}
 			}
 		}
+		return slices.DeleteFunc(gs, func(g *group) bool { return len(g.parts) == 0 })
 	}
-	a.groups = slices.DeleteFunc(a.groups, func(g *group) bool { return len(g.parts) == 0 })
+	a.groups = drop(a.groups)
+	a.done = drop(a.done)
 }
 
 // partial is an incomplete group as the eviction rule sees it.

@@ -1,11 +1,13 @@
 package modem
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,10 +27,6 @@ type loop struct {
 
 	queue   []Message       // messages not yet handed over
 	emitted map[string]bool // IDs of complete messages handed over or queued in this session
-	// held maps each slot of a message handed over or queued in this
-	// session to its PDU, so that reading it again (a repeated +CMTI) does
-	// not make a new partial of a part already delivered.
-	held map[int]string
 	// pending are the eviction candidates handed over or queued whose
 	// removal has not completed: they are not offered again meanwhile.
 	pending map[string]bool
@@ -42,7 +40,7 @@ type loop struct {
 }
 
 func newLoop(r *Receiver, s *Session) *loop {
-	return &loop{r: r, s: s, asm: newAssembler(), emitted: map[string]bool{}, held: map[int]string{}, pending: map[string]bool{}}
+	return &loop{r: r, s: s, asm: newAssembler(), emitted: map[string]bool{}, pending: map[string]bool{}}
 }
 
 // slotKey identifies what a slot holds, for Receiver.seen.
@@ -83,6 +81,7 @@ func (l *loop) scan(ctx context.Context) error {
 	}
 	l.asm = newAssembler()
 	l.drafts, l.bad = nil, bad
+	from := len(l.queue)
 	for _, st := range slots {
 		if st.received() || st.stat < 0 && !isSubmit(st.pdu) {
 			l.take(st, now)
@@ -90,14 +89,25 @@ func (l *loop) scan(ctx context.Context) error {
 			l.drafts = append(l.drafts, st)
 		}
 	}
-	return l.tidy(ctx)
+	err = l.tidy(ctx)
+	// What a scan finds to free goes first: a caller that stops at the
+	// first confirmation has freed the storage by then.
+	slices.SortStableFunc(l.queue[from:], func(a, b Message) int {
+		return cmp.Compare(rank(a), rank(b))
+	})
+	return err
+}
+
+// rank orders a scan's finds: eviction candidates before messages.
+func rank(m Message) int {
+	if isCandidate(m.Err) {
+		return 0
+	}
+	return 1
 }
 
 // take hands over what one received slot completes.
 func (l *loop) take(st stored, now time.Time) {
-	if pdu, ok := l.held[st.index]; ok && strings.EqualFold(pdu, st.pdu) {
-		return // part of a message already handed over
-	}
 	k := slotKey(st)
 	seen, ok := l.r.seen[k]
 	if !ok {
@@ -113,7 +123,6 @@ func (l *loop) take(st stored, now time.Time) {
 			continue
 		}
 		l.emitted[m.ID] = true
-		l.hold(m)
 		l.queue = append(l.queue, m)
 	}
 }
@@ -130,14 +139,7 @@ func (l *loop) offer(m Message) {
 		return
 	}
 	l.pending[m.ID] = true
-	l.hold(m)
 	l.queue = append(l.queue, m)
-}
-
-func (l *loop) hold(m Message) {
-	for i, idx := range m.Indexes {
-		l.held[idx] = m.pdus[i]
-	}
 }
 
 // release forgets that m was handed over: its removal completed, or its
@@ -145,11 +147,6 @@ func (l *loop) hold(m Message) {
 func (l *loop) release(m Message) {
 	delete(l.emitted, m.ID)
 	delete(l.pending, m.ID)
-	for i, idx := range m.Indexes {
-		if i < len(m.pdus) && l.held[idx] == m.pdus[i] {
-			delete(l.held, idx)
-		}
-	}
 }
 
 // tidy offers the eviction candidates: incomplete messages kept too long or

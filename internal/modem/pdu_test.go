@@ -272,6 +272,18 @@ func TestAssembler(t *testing.T) {
 		assert.Equal(t, []int{2, 3}, m.Indexes, "the message whole, from the newer slot")
 		assert.Empty(t, a.groups)
 	})
+	t.Run("a copy of a part of a complete message is what goes", func(t *testing.T) {
+		a := newAssembler()
+		assert.Empty(t, a.add(stored{index: 1, pdu: parts[0]}, seen))
+		m := one(t, a.add(stored{index: 2, pdu: parts[1]}, seen))
+		require.NoError(t, m.Err)
+		assert.Empty(t, a.add(stored{index: 1, pdu: parts[0]}, seen), "a part of it read again")
+		dup := one(t, a.add(stored{index: 3, pdu: parts[0]}, seen))
+		require.ErrorIs(t, dup.Err, ErrDuplicatePart)
+		assert.Equal(t, []int{3}, dup.Indexes, "the copy")
+		assert.Contains(t, dup.Err.Error(), "already in slot 1")
+		assert.Empty(t, a.groups, "no partial made of it")
+	})
 	t.Run("a duplicate seen first is still the newer by the centre's stamp", func(t *testing.T) {
 		later := encodeAt(t, "10658000", long, scts.Add(time.Minute), 7)
 		a := newAssembler()
