@@ -10,6 +10,7 @@ package e2e
 
 import (
 	"context"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -22,19 +23,28 @@ import (
 // the agent was down, is listed once with a flipped digit (a bit error on
 // the board's UART): the length is right, the signature is not. The
 // rejection is not certain (a second AT+CMGR gives other bytes), so
-// nothing is deleted; the slot read again is judged again and binds.
+// nothing is deleted; the slot read again is judged again and binds, with
+// the service platform down: only the SMS can bind.
 func TestFlippedDigitConfirmationNotDeleted(t *testing.T) {
 	w := newWorld(t)
+	// A first run learns (and keeps) the nonce, then stops.
+	first := start(t, w.args()...)
+	first.waitOutput(first.stdout, "BIND "+tid)
+	require.NoError(t, first.cmd.Process.Signal(syscall.SIGTERM))
+	require.Equal(t, exitStopped, first.wait())
+
 	require.NoError(t, w.net.PhoneSend(context.Background(), phone, service, "BIND "+tid))
 	w.waitStored(2)
 	slots := w.sim.Stored()
 	require.NoError(t, w.sim.CorruptListing(slots[1].Index, modemsim.CorruptFlip, 1))
+	w.platformDown.Store(true)
 
 	a, code := runAgent(t, w.args()...)
-	require.Equal(t, exitBound, code, "bound")
-	// The platform knows the binding too; what shows the SMS was not lost
-	// is that the SMS itself proved it.
+	require.Equal(t, exitBound, code, "the confirmation binds")
 	assert.Contains(t, a.stderr.String(), "confirmation accepted: signature valid")
-	assert.Equal(t, "sms", statusJSON(t, w)["source"], "bound by the confirmation SMS, read again")
+	assert.Equal(t, "sms", statusJSON(t, w)["source"])
 	assert.Empty(t, w.sim.Stored(), "deleted once bound")
 }
+
+// exitStopped is the agent's exit code when a signal stopped it first.
+const exitStopped = 3
