@@ -1,8 +1,8 @@
 package modem
 
 import (
+	"bytes"
 	"io"
-	"strings"
 	"sync"
 	"time"
 )
@@ -54,9 +54,13 @@ type lineFilter struct {
 	r    io.Reader
 	buf  []byte // raw bytes read and not yet filtered
 	line []byte // the current, unfinished line
-	out  []byte // filtered bytes ready for the caller
-	skip bool   // dropping the rest of an over-long line
-	urc  func(line string) bool
+	out  []byte // filtered bytes ready for the caller, from off on
+	off  int
+	skip bool // dropping the rest of an over-long line
+	// urc is offered each line first; the line is only valid during the
+	// call. The filter allocates nothing per line, so a storm of lines
+	// costs no memory.
+	urc func(line []byte) bool
 
 	mu        sync.Mutex
 	lastRx    time.Time
@@ -70,7 +74,7 @@ type lineFilter struct {
 
 // newLineFilter returns a filter reading r. urc, when set, is offered every
 // complete line first; a line it takes (returns true) is not passed on.
-func newLineFilter(r io.Reader, now func() time.Time, urc func(string) bool) *lineFilter {
+func newLineFilter(r io.Reader, now func() time.Time, urc func([]byte) bool) *lineFilter {
 	return &lineFilter{r: r, buf: make([]byte, 512), now: now, urc: urc, anomaly: make(chan struct{}, 1)}
 }
 
@@ -85,17 +89,17 @@ var nonStandardFinal = map[string]string{
 }
 
 // isFinal reports whether a (filtered) line ends a command's reply.
-func isFinal(s string) bool {
-	switch s {
+func isFinal(b []byte) bool {
+	switch string(b) {
 	case "OK", "ERROR", "NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE":
 		return true
 	}
-	return strings.HasPrefix(s, "+CME ERROR:") || strings.HasPrefix(s, "+CMS ERROR:")
+	return bytes.HasPrefix(b, []byte("+CME ERROR:")) || bytes.HasPrefix(b, []byte("+CMS ERROR:"))
 }
 
 // Read returns filtered bytes, blocking until at least one is ready.
 func (f *lineFilter) Read(p []byte) (int, error) {
-	for len(f.out) == 0 {
+	for len(f.out) == f.off {
 		n, err := f.r.Read(f.buf)
 		if n > 0 {
 			f.mu.Lock()
@@ -104,22 +108,22 @@ func (f *lineFilter) Read(p []byte) (int, error) {
 			f.filter(f.buf[:n])
 		}
 		if err != nil {
-			if len(f.out) > 0 {
+			if len(f.out) > f.off {
 				break
 			}
 			return 0, err
 		}
-		if n == 0 && len(f.out) == 0 {
+		if n == 0 && len(f.out) == f.off {
 			// A reader that returns (0, nil) would spin package at's
 			// scanner; the serial port only does so with a read timeout,
 			// which the agent never sets (MODEM-NOTES pitfall 10).
 			continue
 		}
 	}
-	n := copy(p, f.out)
-	f.out = f.out[n:]
-	if len(f.out) == 0 {
-		f.out = f.out[:0:0] // do not pin a large backing array
+	n := copy(p, f.out[f.off:])
+	f.off += n
+	if f.off == len(f.out) {
+		f.out, f.off = f.out[:0], 0 // the buffer is reused
 	}
 	return n, nil
 }
@@ -159,7 +163,7 @@ func (f *lineFilter) filter(b []byte) {
 	// The SMS prompt "> " has no line ending: pass it on at once. Only the
 	// prompt: a longer line that starts with '>' waits for its end (and the
 	// line cap).
-	if !f.skip && len(f.line) > 0 && strings.TrimRight(string(f.line), " ") == ">" {
+	if !f.skip && len(f.line) > 0 && string(bytes.TrimRight(f.line, " ")) == ">" {
 		f.out = append(f.out, f.line...)
 		f.line = f.line[:0]
 	}
@@ -170,16 +174,13 @@ func (f *lineFilter) endLine() {
 		f.skip = false // the over-long line ends here; it was counted
 		return
 	}
-	if len(f.line) == 0 {
+	s := bytes.TrimSpace(f.line) // valid until f.line is appended to again
+	f.line = f.line[:0]
+	if len(s) == 0 {
 		return // blank lines (and the second half of "\r\n") carry nothing
 	}
-	s := strings.TrimSpace(string(f.line))
-	f.line = f.line[:0]
-	if s == "" {
-		return
-	}
-	if r, ok := nonStandardFinal[s]; ok {
-		s = r
+	if r, ok := nonStandardFinal[string(s)]; ok {
+		s = []byte(r)
 	}
 	if f.urc != nil && f.urc(s) {
 		return

@@ -1,6 +1,7 @@
 package modem
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -156,13 +157,13 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // goroutine; it takes the lines the agent acts on and never blocks.
 // Exact, colon-terminated prefixes: "+CMT" would match "+CMTI:"
 // (MODEM-NOTES pitfall 6).
-func (s *Session) onURC(line string) bool {
+func (s *Session) onURC(line []byte) bool {
 	switch {
-	case strings.HasPrefix(line, "+CMTI:"):
+	case bytes.HasPrefix(line, []byte("+CMTI:")):
 		s.filter.countIndication()
 		s.onCMTI(line)
 		return true
-	case strings.HasPrefix(line, "RDY"):
+	case bytes.HasPrefix(line, []byte("RDY")):
 		// The modem printed its boot line again: it has restarted and
 		// forgotten its settings.
 		select {
@@ -175,18 +176,25 @@ func (s *Session) onURC(line string) bool {
 }
 
 // onCMTI records one +CMTI line: repeats of an index collapse, and a line
-// that cannot be read by index asks for a re-scan.
-func (s *Session) onCMTI(line string) {
-	mem, idx, err := parseCMTI(line)
+// that cannot be read by index asks for a re-scan. It allocates nothing
+// for a repeat, so a storm of them costs no memory.
+func (s *Session) onCMTI(line []byte) {
+	mem, idx, ok := cutCMTI(line)
 	s.mu.Lock()
 	p := &s.pending
 	switch {
-	case err != nil || idx > maxIndex:
-		p.Rescan, p.Garbled = true, line
-	case mem != "" && !strings.EqualFold(mem, s.readMem):
+	case !ok || idx > maxIndex:
+		p.Rescan = true
+		if p.Garbled == "" {
+			p.Garbled = string(line)
+		}
+	case len(mem) > 0 && !bytes.EqualFold(mem, []byte(s.readMem)):
 		// The message is in another storage: AT+CMGR=idx would read slot
 		// idx of the one the agent reads, another message or none.
-		p.Rescan, p.Foreign = true, mem
+		p.Rescan = true
+		if p.Foreign == "" {
+			p.Foreign = string(mem)
+		}
 	case slices.Contains(p.Indexes, idx):
 	case len(p.Indexes) >= maxPendingIndexes:
 		p.Rescan, p.Indexes = true, nil
@@ -215,30 +223,47 @@ func (s *Session) Resets() <-chan struct{} { return s.resets }
 // parseCMTI parses `+CMTI: "SM",3` into its storage ("SM"; "" when the
 // modem leaves it out) and index. The name may be unquoted.
 func parseCMTI(line string) (mem string, index int, err error) {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "+CMTI:")
+	m, n, ok := cutCMTI([]byte(line))
 	if !ok {
-		return "", 0, fmt.Errorf("not a +CMTI line: %q", line)
-	}
-	fields := strings.Split(rest, ",")
-	if len(fields) > 2 {
 		return "", 0, fmt.Errorf("bad +CMTI line: %q", line)
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(fields[len(fields)-1]))
-	if err != nil || n < 0 {
-		return "", 0, fmt.Errorf("bad +CMTI index: %q", line)
+	return string(m), n, nil
+}
+
+// cutCMTI is parseCMTI without allocating: mem is a part of line.
+func cutCMTI(line []byte) (mem []byte, index int, ok bool) {
+	rest, ok := bytes.CutPrefix(bytes.TrimSpace(line), []byte("+CMTI:"))
+	if !ok {
+		return nil, 0, false
 	}
-	if len(fields) == 2 {
-		mem = strings.TrimSpace(fields[0])
-		if unq, ok := strings.CutPrefix(mem, `"`); ok {
-			if mem, ok = strings.CutSuffix(unq, `"`); !ok {
-				return "", 0, fmt.Errorf("bad +CMTI storage: %q", line)
+	num := rest
+	if i := bytes.IndexByte(rest, ','); i >= 0 {
+		mem, num = bytes.TrimSpace(rest[:i]), rest[i+1:]
+		if q, ok := bytes.CutPrefix(mem, []byte(`"`)); ok {
+			if mem, ok = bytes.CutSuffix(q, []byte(`"`)); !ok {
+				return nil, 0, false
 			}
 		}
-		if mem == "" || len(mem) > 4 || strings.Trim(mem, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != "" {
-			return "", 0, fmt.Errorf("bad +CMTI storage: %q", line)
+		if len(mem) == 0 || len(mem) > 4 {
+			return nil, 0, false
+		}
+		for _, c := range mem {
+			if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+				return nil, 0, false
+			}
 		}
 	}
-	return mem, n, nil
+	num = bytes.TrimSpace(num)
+	if len(num) == 0 || len(num) > 6 {
+		return nil, 0, false
+	}
+	for _, c := range num {
+		if c < '0' || c > '9' {
+			return nil, 0, false
+		}
+		index = index*10 + int(c-'0')
+	}
+	return mem, index, true
 }
 
 // Indications is signalled when +CMTI lines arrived; takeIndications says

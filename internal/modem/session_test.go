@@ -154,7 +154,6 @@ func TestLineFilterBounds(t *testing.T) {
 func TestLineFilterReplyCountResetsOnWrite(t *testing.T) {
 	f := newLineFilter(&chunks{}, time.Now, nil)
 	var out []byte
-	f.out = nil
 	for range maxReplyLines {
 		f.filter([]byte("X\n"))
 	}
@@ -170,9 +169,9 @@ func TestLineFilterReplyCountResetsOnWrite(t *testing.T) {
 
 func TestLineFilterTakesURCs(t *testing.T) {
 	var taken []string
-	urc := func(l string) bool {
-		if strings.HasPrefix(l, "+CMTI:") {
-			taken = append(taken, l)
+	urc := func(l []byte) bool {
+		if bytes.HasPrefix(l, []byte("+CMTI:")) {
+			taken = append(taken, string(l))
 			return true
 		}
 		return false
@@ -214,7 +213,7 @@ func TestIndicationsCoalesce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &Session{readMem: "SM", wake: make(chan struct{}, 1)}
 			for _, l := range tc.lines {
-				s.onCMTI(l)
+				s.onCMTI([]byte(l))
 			}
 			assert.Len(t, s.wake, 1, "one wake-up however many lines")
 			assert.Equal(t, tc.want, s.takeIndications())
@@ -276,7 +275,7 @@ func FuzzLineFilter(f *testing.F) {
 			c = append(c, s[:n])
 			s = s[n:]
 		}
-		f := newLineFilter(&chunks{c: c}, time.Now, func(l string) bool { return strings.HasPrefix(l, "+CMTI:") })
+		f := newLineFilter(&chunks{c: c}, time.Now, func(l []byte) bool { return bytes.HasPrefix(l, []byte("+CMTI:")) })
 		got, err := io.ReadAll(f)
 		require.NoError(t, err)
 		lines := strings.Split(string(got), "\n")
@@ -295,4 +294,16 @@ func FuzzLineFilter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A storm of indications costs no memory: the filter and the Session take
+// a repeated +CMTI without allocating.
+func TestIndicationStormAllocatesNothing(t *testing.T) {
+	s := &Session{readMem: "SM", wake: make(chan struct{}, 1), resets: make(chan struct{}, 1)}
+	s.filter = newLineFilter(&chunks{}, time.Now, s.onURC)
+	chunk := []byte(strings.Repeat("\r\n+CMTI: \"SM\",1\r\n", 20))
+	s.filter.filter(chunk) // the first one remembers index 1
+	allocs := testing.AllocsPerRun(100, func() { s.filter.filter(chunk) })
+	assert.Zero(t, allocs, "allocations per 20 repeated +CMTI lines")
+	assert.Equal(t, pendingIndications{Indexes: []int{1}}, s.takeIndications())
 }
