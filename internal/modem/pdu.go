@@ -153,7 +153,7 @@ func parseListing(lines []string) ([]stored, []error) {
 		}
 		j := nextPDULine(lines, i+1)
 		if j < 0 {
-			errs = append(errs, fmt.Errorf("no PDU after %q", line))
+			// No PDU line: returned without one, the slot is read again.
 			out = append(out, stored{index: index, stat: stat, length: length})
 			continue
 		}

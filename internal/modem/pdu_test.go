@@ -138,7 +138,7 @@ func TestParseListing(t *testing.T) {
 		{"urc between header and pdu", []string{ha, `+CMTI: "SM",5`, a}, []stored{listed(1, 0, a)}, 0},
 		{"vendor urc between entries", []string{ha, a, "^RSSI: 12", hb, b}, []stored{listed(1, 0, a), listed(2, 1, b)}, 0},
 		{"missing pdu does not eat next header", []string{ha, hb, b},
-			[]stored{{index: 1, stat: 0, length: la}, listed(2, 1, b)}, 1},
+			[]stored{{index: 1, stat: 0, length: la}, listed(2, 1, b)}, 0},
 		{"bad header", []string{"+CMGL: x,0,,20", a, hb, b}, []stored{listed(2, 1, b)}, 1},
 		{"whitespace", []string{" " + ha + " ", " " + a + " "}, []stored{listed(1, 0, a)}, 0},
 		{"stray hex line after a header", []string{ha, "00", a},
