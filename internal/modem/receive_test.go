@@ -293,4 +293,45 @@ func countPrefix(cmds []string, prefix string) int {
 	return n
 }
 
-var _ = fmt.Sprintf
+
+func TestReceiverCandidateAgainAfterReinit(t *testing.T) {
+	sim := newSim(t, modemsim.WithCapacity(5), modemsim.WithBootLines("RDY"))
+	for i := range 5 {
+		_, err := sim.Store(encodeAt(t, "10690000", long, scts.Add(time.Duration(i)*time.Hour), byte(i))[0])
+		require.NoError(t, err)
+	}
+	r := startReceiver(t, sim)
+	c := next(t, r)
+	require.ErrorIs(t, c.Err, ErrIncomplete)
+	waitScanned(t, r)
+	// Not removed; a new message arrives and is all that comes meanwhile.
+	_, err := sim.Deliver(encode(t, "+8613900139000", "hi", 1)...)
+	require.ErrorIs(t, err, modemsim.ErrStorageFull, "the storage is full: nothing was removed")
+	sim.Reset() // the modem restarts: the receiver re-initialises
+	again := next(t, r)
+	assert.Equal(t, c.ID, again.ID, "offered again after the re-initialisation")
+	assert.Equal(t, c.Err.Error(), again.Err.Error())
+}
+
+func FuzzParseCMTI(f *testing.F) {
+	for _, s := range []string{`+CMTI: "SM",3`, `+CMTI: ME,0`, `+CMTI: 7`, `+CMTI: "SM",`, `+CMTI: "S1",1`, `+CMTI: "SM",1,2`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		mem, idx, err := parseCMTI(line)
+		if err != nil {
+			return
+		}
+		assert.GreaterOrEqual(t, idx, 0)
+		// Round trip: the parsed line, written as a modem writes it, parses
+		// to the same.
+		canon := fmt.Sprintf("+CMTI: %d", idx)
+		if mem != "" {
+			canon = fmt.Sprintf(`+CMTI: "%s",%d`, mem, idx)
+		}
+		m2, i2, err := parseCMTI(canon)
+		require.NoError(t, err, "%q", canon)
+		assert.Equal(t, mem, m2)
+		assert.Equal(t, idx, i2)
+	})
+}
