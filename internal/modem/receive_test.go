@@ -293,7 +293,6 @@ func countPrefix(cmds []string, prefix string) int {
 	return n
 }
 
-
 func TestReceiverCandidateAgainAfterReinit(t *testing.T) {
 	sim := newSim(t, modemsim.WithCapacity(5), modemsim.WithBootLines("RDY"))
 	for i := range 5 {
