@@ -9,8 +9,6 @@
 package e2e
 
 import (
-	"context"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -27,17 +25,8 @@ import (
 // the service platform down: only the SMS can bind.
 func TestFlippedDigitConfirmationNotDeleted(t *testing.T) {
 	w := newWorld(t)
-	// A first run learns (and keeps) the nonce, then stops.
-	first := start(t, w.args()...)
-	first.waitOutput(first.stdout, "BIND "+tid)
-	require.NoError(t, first.cmd.Process.Signal(syscall.SIGTERM))
-	require.Equal(t, exitStopped, first.wait())
-
-	require.NoError(t, w.net.PhoneSend(context.Background(), phone, service, "BIND "+tid))
-	w.waitStored(2)
-	slots := w.sim.Stored()
+	slots := confirmationStoredWhileDown(t, w)
 	require.NoError(t, w.sim.CorruptListing(slots[1].Index, modemsim.CorruptFlip, 1))
-	w.platformDown.Store(true)
 
 	a, code := runAgent(t, w.args()...)
 	require.Equal(t, exitBound, code, "the confirmation binds")
@@ -45,6 +34,3 @@ func TestFlippedDigitConfirmationNotDeleted(t *testing.T) {
 	assert.Equal(t, "sms", statusJSON(t, w)["source"])
 	assert.Empty(t, w.sim.Stored(), "deleted once bound")
 }
-
-// exitStopped is the agent's exit code when a signal stopped it first.
-const exitStopped = 3

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -155,4 +156,72 @@ func TestLineFloods(t *testing.T) {
 			}
 		})
 	}
+}
+
+// confirmationStoredWhileDown: a first run learns (and keeps) the nonce and
+// is stopped; the user texts meanwhile, so the confirmation is stored while
+// no agent runs; the platform then goes down, so that only the SMS can bind
+// the next run. It returns the confirmation's slots.
+func confirmationStoredWhileDown(t *testing.T, w *world) []modemsim.Slot {
+	t.Helper()
+	first := start(t, w.args()...)
+	first.waitOutput(first.stdout, "BIND "+tid)
+	require.NoError(t, first.cmd.Process.Signal(syscall.SIGTERM))
+	require.Equal(t, exitStopped, first.wait())
+	require.NoError(t, w.net.PhoneSend(context.Background(), phone, service, "BIND "+tid))
+	w.waitStored(2)
+	w.platformDown.Store(true)
+	return w.sim.Stored()
+}
+
+// exitStopped is the agent's exit code when a signal stopped it first.
+const exitStopped = 3
+
+// TestCorruptListingReadAgain: the confirmation's PDU listed once without
+// the length its header gives (an octet lost, a stray hex line after the
+// header): the agent reads the slot again with AT+CMGR before judging it,
+// and the SMS itself binds (the platform is down).
+func TestCorruptListingReadAgain(t *testing.T) {
+	for _, kind := range []string{modemsim.CorruptShort, modemsim.CorruptStray} {
+		t.Run(kind, func(t *testing.T) {
+			w := newWorld(t)
+			slots := confirmationStoredWhileDown(t, w)
+			require.NoError(t, w.sim.CorruptListing(slots[1].Index, kind, 1))
+			a, code := runAgent(t, w.args()...)
+			require.Equal(t, exitBound, code, "the confirmation binds")
+			assert.Contains(t, a.stderr.String(), "confirmation accepted: signature valid")
+			assert.NotContains(t, a.stderr.String(), "SMS rejected")
+			assert.Equal(t, "sms", statusJSON(t, w)["source"])
+			assert.Empty(t, w.sim.Stored())
+		})
+	}
+}
+
+// TestDoctorReportsLeftovers: doctor names the slots that hold drafts and
+// those that cannot be read, as a warning (binding can still work).
+func TestDoctorReportsLeftovers(t *testing.T) {
+	w := newWorld(t)
+	d, err := modemsim.EncodeSubmit("13900139000", "草稿")
+	require.NoError(t, err)
+	_, err = w.sim.StoreDraft(d)
+	require.NoError(t, err)
+	p, err := modemsim.EncodeDeliver("95555", "余额提醒", time.Now(), 1)
+	require.NoError(t, err)
+	idx, err := w.sim.Store(p...)
+	require.NoError(t, err)
+	require.NoError(t, w.sim.CorruptListing(idx[0], modemsim.CorruptShort, 1))
+	require.NoError(t, w.sim.CorruptRead(idx[0], modemsim.CorruptShort, 10))
+	a, code := runAgent(t, append(w.args(), "doctor")...)
+	out := a.stdout.String()
+	assert.Equal(t, 0, code, "a warning, not a failure:\n%s", out)
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "slot 1 holds drafts") {
+			line = l
+		}
+	}
+	require.NotEmpty(t, line, "doctor names the draft's slot:\n%s", out)
+	assert.True(t, strings.HasPrefix(line, "[warn]"), "%q", line)
+	assert.Contains(t, line, "slot 2 cannot be read")
+	assert.Len(t, w.sim.Stored(), 2, "doctor deletes nothing")
 }
