@@ -10,11 +10,28 @@
 // arrives while the agent is down, busy or crashing therefore stays in the
 // modem until it has been handled.
 //
-// Ownership: a Session wraps one AT session on one open port; its
-// indication handlers run in goroutines started by package at, which only
-// hand the storage index to the Session's channel and exit when the Session
-// stops. A Receiver owns the loop that opens the port, initialises a
-// Session, scans, waits for indications and serves Delete requests; it runs
-// in the goroutine that calls Receiver.Run and is the only code that issues
-// AT commands while it runs.
+// Nothing the modem sends can grow the agent's memory or its work without
+// bound: the line filter cuts lines at maxLine and replies at maxReplyLines
+// and maxReplyBytes, and takes +CMTI and RDY out of the stream itself
+// (package at would start a goroutine per indication line); indications
+// are coalesced into a set of at most maxPendingIndexes indexes and one
+// wake-up, and re-scans they ask for are at least rescanGap apart.
+//
+// Deleting is only done when certain (DESIGN "Acceptance" rule 4): a PDU
+// whose length differs from its +CMGL/+CMGR header is read again before
+// anything is made of it, and Receiver.Discard deletes a message only when
+// a fresh AT+CMGR of every slot gives the bytes it was built from. What
+// fills the storage without being a message for the agent — concatenated
+// parts that stay incomplete, duplicated parts, and with storage full
+// drafts and unreadable slots — is handed over as eviction candidates
+// (Message.Err wraps ErrIncomplete, ErrDuplicatePart, ErrDraft or
+// ErrUnparseable) for the caller to log and Discard.
+//
+// Ownership: a Session wraps one AT session on one open port. Package at's
+// reader goroutine runs the line filter, which hands indications to the
+// Session under its mutex and signals a channel of one; it never blocks.
+// A Receiver owns the loop that opens the port, initialises a Session,
+// scans, waits for indications and serves Delete and Discard requests; it
+// runs in the goroutine that calls Receiver.Run and is the only code that
+// issues AT commands while it runs.
 package modem

@@ -1,17 +1,12 @@
 package modem
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/warthog618/sms"
 	"github.com/warthog618/sms/encoding/pdumode"
 	"github.com/warthog618/sms/encoding/tpdu"
 )
@@ -37,14 +32,52 @@ type Message struct {
 	// Err is set when the stored PDU could not be decoded; Text is then
 	// empty. Such a message is still delivered, so that the caller can
 	// record it and delete it instead of letting it fill the storage.
+	//
+	// Err also marks the slots the receiver asks the caller to free (see
+	// ErrIncomplete, ErrDuplicatePart, ErrDraft, ErrUnparseable): its text
+	// is the reason, for the inbox log; the caller removes them with
+	// Receiver.Discard.
 	Err error
+
+	// pdus are the PDUs the message was built from, one per index
+	// (unreadable for a slot that could not be read), for Discard.
+	pdus []string
 }
+
+// unreadable stands for the PDU of a slot that could not be read.
+const unreadable = "\x00unreadable"
 
 // stored is one storage slot as listed or read from the modem.
 type stored struct {
-	index int
-	stat  int // 0 received unread, 1 received read, 2/3 stored MO, -1 not given
-	pdu   string
+	index  int
+	stat   int // 0 received unread, 1 received read, 2/3 stored MO, -1 not given
+	pdu    string
+	length int // TPDU octets as the header gives them; -1 not given
+}
+
+// tpduLen returns the octets of the PDU's TPDU (the SMSC part excluded),
+// or -1 when the PDU is not hex or too short for its SMSC length.
+func (s stored) tpduLen() int {
+	if !isHex(s.pdu) {
+		return -1
+	}
+	smsc, err := strconv.ParseUint(s.pdu[:2], 16, 8)
+	if err != nil {
+		return -1
+	}
+	n := len(s.pdu)/2 - 1 - int(smsc)
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// lengthOK reports whether the slot's PDU has the length its header gives:
+// a PDU line changed on the way (a bit error, a stray line) mostly does
+// not. A header without a length cannot be checked and passes.
+func (s stored) lengthOK() bool {
+	n := s.tpduLen()
+	return n > 0 && (s.length < 0 || n == s.length)
 }
 
 // parseHeader parses a "+CMGL: <index>,<stat>,[<alpha>],<length>" or
@@ -77,7 +110,7 @@ func parseHeader(line, prefix string) (index, stat, length int, err error) {
 			return 0, 0, 0, fmt.Errorf("bad stat in %q", line)
 		}
 	}
-	if length, err = strconv.Atoi(strings.TrimSpace(fields[len(fields)-1])); err != nil {
+	if length, err = strconv.Atoi(strings.TrimSpace(fields[len(fields)-1])); err != nil || length <= 0 || length > 255 {
 		return 0, 0, 0, fmt.Errorf("bad length in %q", line)
 	}
 	return index, stat, length, nil
@@ -101,8 +134,10 @@ func isHex(s string) bool {
 // parseListing extracts the stored messages from the info lines of an
 // AT+CMGL reply. Lines are matched strictly by prefix: unsolicited lines
 // that leak into the reply (MODEM-NOTES pitfall 1) are skipped, and a
-// header whose PDU line is missing is skipped rather than consuming the
-// next header.
+// header whose PDU line is missing does not consume the next header: its
+// slot is returned without a PDU (it fails lengthOK and is read again).
+// Whether each PDU has its header's length is left to the caller
+// (stored.lengthOK).
 func parseListing(lines []string) ([]stored, []error) {
 	var out []stored
 	var errs []error
@@ -111,17 +146,18 @@ func parseListing(lines []string) ([]stored, []error) {
 		if !strings.HasPrefix(line, "+CMGL:") {
 			continue
 		}
-		index, stat, _, err := parseHeader(line, "+CMGL:")
+		index, stat, length, err := parseHeader(line, "+CMGL:")
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		j := nextPDULine(lines, i+1)
 		if j < 0 {
-			errs = append(errs, fmt.Errorf("no PDU after %q", line))
+			// No PDU line: returned without one, the slot is read again.
+			out = append(out, stored{index: index, stat: stat, length: length})
 			continue
 		}
-		out = append(out, stored{index: index, stat: stat, pdu: strings.TrimSpace(lines[j])})
+		out = append(out, stored{index: index, stat: stat, pdu: strings.TrimSpace(lines[j]), length: length})
 		i = j
 	}
 	return out, errs
@@ -151,7 +187,7 @@ func parseRead(index int, lines []string) (stored, error) {
 		if !strings.HasPrefix(line, "+CMGR:") {
 			continue
 		}
-		_, stat, _, err := parseHeader(line, "+CMGR:")
+		_, stat, length, err := parseHeader(line, "+CMGR:")
 		if err != nil {
 			return stored{}, err
 		}
@@ -159,7 +195,7 @@ func parseRead(index int, lines []string) (stored, error) {
 		if j < 0 {
 			return stored{}, fmt.Errorf("no PDU after %q", line)
 		}
-		return stored{index: index, stat: stat, pdu: strings.TrimSpace(lines[j])}, nil
+		return stored{index: index, stat: stat, pdu: strings.TrimSpace(lines[j]), length: length}, nil
 	}
 	return stored{}, errors.New("no +CMGR line in reply")
 }
@@ -190,105 +226,4 @@ func decodePDU(hexPDU string) (*tpdu.TPDU, error) {
 		return nil, fmt.Errorf("decode TPDU: not an SMS-DELIVER (type %d)", t.SmsType())
 	}
 	return t, nil
-}
-
-// assembler groups stored parts into complete messages. It keeps the parts
-// of concatenated messages until every part is present; it is owned by one
-// goroutine (the Receiver's loop).
-type assembler struct {
-	parts map[string]map[int]part // concat key -> seqno -> part
-}
-
-type part struct {
-	slot stored
-	t    *tpdu.TPDU
-}
-
-func newAssembler() *assembler { return &assembler{parts: map[string]map[int]part{}} }
-
-// add takes one stored slot and returns the message it completes, if any.
-func (a *assembler) add(s stored) (Message, bool) {
-	t, err := decodePDU(s.pdu)
-	if err != nil {
-		return newMessage([]part{{slot: s}}, err), true
-	}
-	segs, seq, ref, ok := t.ConcatInfo()
-	if !ok || segs <= 1 {
-		return a.complete([]part{{slot: s, t: t}}), true
-	}
-	key := fmt.Sprintf("%s/%d/%d", t.OA.Number(), ref, segs)
-	m := a.parts[key]
-	if m == nil {
-		m = map[int]part{}
-		a.parts[key] = m
-	}
-	m[seq] = part{slot: s, t: t}
-	if len(m) < segs {
-		return Message{}, false
-	}
-	delete(a.parts, key)
-	ps := make([]part, 0, segs)
-	for i := 1; i <= segs; i++ {
-		p, ok := m[i]
-		if !ok {
-			// Sequence numbers out of range: treat what we have as complete,
-			// in the order of their numbers.
-			ps = ps[:0]
-			for _, seq := range slices.Sorted(maps.Keys(m)) {
-				ps = append(ps, m[seq])
-			}
-			break
-		}
-		ps = append(ps, p)
-	}
-	return a.complete(ps), true
-}
-
-// forget drops any partial parts held in the given slots (they were deleted).
-func (a *assembler) forget(indexes []int) {
-	for key, m := range a.parts {
-		for seq, p := range m {
-			if slices.Contains(indexes, p.slot.index) {
-				delete(m, seq)
-			}
-		}
-		if len(m) == 0 {
-			delete(a.parts, key)
-		}
-	}
-}
-
-// reset drops every partial message (before a full re-scan).
-func (a *assembler) reset() { clear(a.parts) }
-
-func (a *assembler) complete(ps []part) Message {
-	segs := make([]*tpdu.TPDU, len(ps))
-	for i, p := range ps {
-		segs[i] = p.t
-	}
-	text, err := sms.Decode(segs)
-	if err != nil {
-		return newMessage(ps, fmt.Errorf("decode text: %w", err))
-	}
-	m := newMessage(ps, nil)
-	m.Text = string(text)
-	m.Sender = ps[0].t.OA.Number()
-	m.SenderAlpha = ps[0].t.OA.TypeOfNumber() == tpdu.TonAlphanumeric
-	m.Time = ps[0].t.SCTS.Time
-	return m
-}
-
-func newMessage(ps []part, err error) Message {
-	h := sha256.New()
-	m := Message{Err: err}
-	for _, p := range ps {
-		m.Indexes = append(m.Indexes, p.slot.index)
-		h.Write([]byte(p.slot.pdu))
-	}
-	idx := make([]string, len(m.Indexes))
-	for i, n := range m.Indexes {
-		idx[i] = strconv.Itoa(n)
-	}
-	m.ID = strings.Join(idx, "+") + "/" + hex.EncodeToString(h.Sum(nil)[:6])
-	return m
 }

@@ -19,7 +19,10 @@ type Report struct {
 	Registration Check `json:"registration"`
 	Signal       Check `json:"signal"`
 	Storage      Check `json:"storage"`
-	Indications  Check `json:"indications"`
+	// Leftovers lists the slots that hold no message for the agent:
+	// drafts (stored to be sent) and slots that cannot be read.
+	Leftovers   Check `json:"leftovers"`
+	Indications Check `json:"indications"`
 }
 
 // Check is one line of a Report.
@@ -38,7 +41,7 @@ func (r Report) Checks() []NamedCheck {
 	return []NamedCheck{
 		{"IMEI", r.IMEI}, {"IMSI", r.IMSI}, {"ICCID", r.ICCID}, {"SIM", r.SIM},
 		{"registration", r.Registration}, {"signal", r.Signal}, {"storage", r.Storage},
-		{"new-message indications", r.Indications},
+		{"drafts and unreadable slots", r.Leftovers}, {"new-message indications", r.Indications},
 	}
 }
 
@@ -139,6 +142,30 @@ func Probe(ctx context.Context, rw io.ReadWriter, cfg SessionConfig) (Report, er
 		}
 		return v, nil
 	})
+	r.Leftovers = check(false, func() (string, error) {
+		// PDU mode, as the agent sets it: a listing in text mode is refused.
+		if _, err := s.command(ctx, "+CMGF=0", s.timeout); err != nil {
+			return "", fmt.Errorf("storage not listed: PDU mode refused (%v)", err)
+		}
+		st, err := s.storage(ctx)
+		if err != nil {
+			return "", err
+		}
+		slots, bad, _, err := s.list(ctx)
+		if err != nil {
+			return "", err
+		}
+		var drafts, unread []int
+		for _, sl := range slots {
+			if !sl.received() && (sl.stat >= 0 || isSubmit(sl.pdu)) {
+				drafts = append(drafts, sl.index)
+			}
+		}
+		for _, b := range bad {
+			unread = append(unread, b.index)
+		}
+		return leftovers(drafts, unread, st.used, st.total)
+	})
 	r.Indications = check(true, func() (string, error) {
 		info, err := s.command(ctx, "+CNMI=?", s.timeout)
 		if err != nil {
@@ -184,4 +211,43 @@ func (s *Session) iccid(ctx context.Context) (string, error) {
 		}
 	}
 	return "", err
+}
+
+// leftovers is doctor's verdict on the slots that hold no message for the
+// agent: drafts and unreadable slots take storage a confirmation needs.
+func leftovers(drafts, unreadable []int, used, total int) (string, error) {
+	if len(drafts) == 0 && len(unreadable) == 0 {
+		return "none", nil
+	}
+	var parts []string
+	if len(drafts) > 0 {
+		parts = append(parts, fmt.Sprintf("%s %s drafts (stored to be sent)", slotWord(drafts), holdWord(drafts)))
+	}
+	if len(unreadable) > 0 {
+		parts = append(parts, fmt.Sprintf("%s cannot be read", slotWord(unreadable)))
+	}
+	v := strings.Join(parts, "; ")
+	when := "when storage is full"
+	if total > 0 && used >= total {
+		when = "now: storage is full"
+	}
+	return v, fmt.Errorf("%s: they take storage SMS need; the agent frees them %s (or delete them with AT+CMGD)", v, when)
+}
+
+func slotWord(slots []int) string {
+	n := make([]string, len(slots))
+	for i, s := range slots {
+		n[i] = strconv.Itoa(s)
+	}
+	if len(slots) == 1 {
+		return "slot " + n[0]
+	}
+	return "slots " + strings.Join(n, ", ")
+}
+
+func holdWord(slots []int) string {
+	if len(slots) == 1 {
+		return "holds"
+	}
+	return "hold"
 }

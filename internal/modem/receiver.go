@@ -11,6 +11,30 @@ import (
 	"time"
 )
 
+// Why the receiver asks for slots to be freed, and why Discard declined.
+// A Message whose Err wraps one of the first four is an eviction candidate:
+// its Err reads as the reason for the inbox log, its Indexes are the slots
+// to free, and the caller removes it with Receiver.Discard (never Delete).
+var (
+	// ErrIncomplete: the parts of a concatenated message stayed incomplete
+	// for Config.PartialTTL, or storage is over 80 % full and this is the
+	// oldest incomplete message.
+	ErrIncomplete = errors.New("incomplete message")
+	// ErrDuplicatePart: a part of a concatenated message was stored twice;
+	// the candidate is the older slot.
+	ErrDuplicatePart = errors.New("duplicate part of a message")
+	// ErrDraft: with storage full, a slot holding a message stored to be
+	// sent (stat 2/3: a draft, never a received SMS).
+	ErrDraft = errors.New("message stored to be sent, not received")
+	// ErrUnparseable: with storage full, a slot the modem lists whose
+	// message cannot be read, however often it is read.
+	ErrUnparseable = errors.New("storage slot cannot be read")
+	// ErrChanged: Discard read a slot again and it did not hold the bytes
+	// the message was built from; nothing was deleted and what the slot now
+	// holds is delivered again on Messages.
+	ErrChanged = errors.New("stored message changed since it was delivered")
+)
+
 // Config configures a Receiver. Zero durations take the defaults.
 type Config struct {
 	// Open opens the modem's port. It is called again, with backoff, after
@@ -25,8 +49,17 @@ type Config struct {
 	// BackoffMin and BackoffMax bound the jittered, doubling delay between
 	// attempts to (re)open the modem (defaults 1 s and 60 s).
 	BackoffMin, BackoffMax time.Duration
-	// After is the clock (default time.After).
+	// PartialTTL is how long the parts of a concatenated message may stay
+	// incomplete before they are given up (default 24 h). The time counts
+	// from when this process first saw the oldest part: a restart starts
+	// it again (the 80 % rule still frees a filling storage at once).
+	PartialTTL time.Duration
+	// Baud is the port's speed; it bounds how long a listing of the whole
+	// storage may take (default 115200).
+	Baud int
+	// After and Now are the clock (defaults time.After and time.Now).
 	After func(time.Duration) <-chan time.Time
+	Now   func() time.Time
 	// Log receives state changes of the modem, each once (default: discard).
 	Log *slog.Logger
 }
@@ -49,12 +82,17 @@ type Receiver struct {
 
 	lastErr string            // the last state reported; owned by Run's goroutine
 	notes   map[string]string // conditions reported once each; owned by Run's goroutine
+	// seen is when this process first saw each stored slot (by slotKey),
+	// for Config.PartialTTL; pruned to the slots present at every scan.
+	// Owned by Run's goroutine.
+	seen map[string]time.Time
 }
 
 type delReq struct {
-	ctx   context.Context
-	msg   Message
-	reply chan error
+	ctx     context.Context
+	msg     Message
+	discard bool // Discard: delete only what still holds the same bytes
+	reply   chan error
 }
 
 // NewReceiver returns a Receiver; nothing happens until Run.
@@ -74,6 +112,12 @@ func NewReceiver(cfg Config) *Receiver {
 	if cfg.After == nil {
 		cfg.After = time.After
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.PartialTTL <= 0 {
+		cfg.PartialTTL = 24 * time.Hour
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -86,6 +130,7 @@ func NewReceiver(cfg Config) *Receiver {
 		imeiSet: make(chan struct{}),
 		scanned: make(chan struct{}),
 		notes:   map[string]string{},
+		seen:    map[string]time.Time{},
 	}
 }
 
@@ -127,7 +172,23 @@ func (r *Receiver) Alive(ctx context.Context) error {
 // Delete removes every part of m from the modem's storage. Call it only once
 // the outcome of m is durable.
 func (r *Receiver) Delete(ctx context.Context, m Message) error {
-	req := delReq{ctx: ctx, msg: m, reply: make(chan error, 1)}
+	return r.request(ctx, delReq{ctx: ctx, msg: m, reply: make(chan error, 1)})
+}
+
+// Discard removes m from the modem's storage only when that is certain to
+// remove what m was built from (DESIGN "Acceptance" rule 4): it reads every
+// slot of m again with AT+CMGR and deletes them (AT+CMGD) only when each
+// gives the same bytes, or is already empty. When a slot reads differently,
+// nothing is deleted, what the slots now hold is delivered again on
+// Messages to be judged again, and the error wraps ErrChanged. Use it for
+// rejected messages and eviction candidates; m must have come from this
+// Receiver's Messages.
+func (r *Receiver) Discard(ctx context.Context, m Message) error {
+	return r.request(ctx, delReq{ctx: ctx, msg: m, discard: true, reply: make(chan error, 1)})
+}
+
+func (r *Receiver) request(ctx context.Context, req delReq) error {
+	m := req.msg
 	select {
 	case r.del <- req:
 	case <-ctx.Done():
@@ -264,7 +325,7 @@ func (r *Receiver) session(ctx context.Context) (worked bool, err error) {
 		return false, err
 	}
 	defer port.Close()
-	s := NewSession(port, SessionConfig{Timeout: r.cfg.CommandTimeout, Sleep: r.sleep})
+	s := NewSession(port, SessionConfig{Timeout: r.cfg.CommandTimeout, Sleep: r.sleep, Baud: r.cfg.Baud})
 	defer s.Stop()
 
 	if err := s.Init(ctx); err != nil {
@@ -285,7 +346,7 @@ func (r *Receiver) session(ctx context.Context) (worked bool, err error) {
 	r.report(nil)
 	r.checkNetwork(ctx, s)
 
-	l := &loop{r: r, s: s, emitted: map[string]bool{}}
+	l := newLoop(r, s)
 	if err := l.scan(ctx); err != nil {
 		return true, err
 	}
@@ -312,131 +373,5 @@ func (r *Receiver) identify(ctx context.Context, s *Session) error {
 		r.imei = imei
 		close(r.imeiSet)
 	})
-	return nil
-}
-
-// loop is the state of one working session, owned by Run's goroutine.
-type loop struct {
-	r       *Receiver
-	s       *Session
-	asm     *assembler
-	queue   []Message       // complete messages not yet handed over
-	emitted map[string]bool // IDs handed over or queued in this session
-}
-
-// scan lists the whole storage and queues every message not yet handed over
-// in this session.
-func (l *loop) scan(ctx context.Context) error {
-	slots, perrs, err := l.s.list(ctx)
-	if err != nil {
-		return fmt.Errorf("scan stored SMS: %w", err)
-	}
-	for _, e := range perrs {
-		l.r.cfg.Log.Warn("unreadable line in SMS listing", "err", e)
-	}
-	l.asm = newAssembler()
-	for _, st := range slots {
-		if st.received() || st.stat < 0 {
-			l.take(st)
-		}
-	}
-	return nil
-}
-
-func (l *loop) take(st stored) {
-	if st.stat < 0 && isSubmit(st.pdu) {
-		return // no stat field, and a message stored to be sent: not ours
-	}
-	m, ok := l.asm.add(st)
-	if !ok || l.emitted[m.ID] {
-		return
-	}
-	l.emitted[m.ID] = true
-	l.queue = append(l.queue, m)
-}
-
-func (l *loop) run(ctx context.Context) error {
-	health := l.r.cfg.After(l.r.cfg.HealthInterval)
-	for {
-		var out chan<- Message
-		var next Message
-		if len(l.queue) > 0 {
-			out, next = l.r.out, l.queue[0]
-		} else if !l.r.scannedDone {
-			l.r.scannedDone = true
-			close(l.r.scanned)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-l.s.Closed():
-			return ErrClosed
-		case <-l.s.Resets():
-			return ErrModemReset
-		case out <- next:
-			l.queue = l.queue[1:]
-		case idx := <-l.s.Indications():
-			if err := l.indicated(ctx, idx); err != nil {
-				return err
-			}
-		case ack := <-l.r.alive:
-			close(ack)
-		case req := <-l.r.del:
-			err := l.remove(req.ctx, req.msg)
-			req.reply <- err
-			if isSessionFatal(err) && ctx.Err() == nil && req.ctx.Err() == nil {
-				return err
-			}
-		case <-health:
-			health = l.r.cfg.After(l.r.cfg.HealthInterval)
-			if err := l.s.Ping(ctx); err != nil {
-				return fmt.Errorf("health check: %w", err)
-			}
-			// A modem that restarted without a boot line has lost its
-			// indication settings.
-			if on, err := l.s.IndicationsOn(ctx); isSessionFatal(err) {
-				return fmt.Errorf("health check: %w", err)
-			} else if err == nil && !on {
-				l.r.cfg.Log.Warn("modem lost its new-message indication setting; restoring it")
-				if err := l.s.enableIndications(ctx); err != nil {
-					return fmt.Errorf("health check: %w", err)
-				}
-			}
-			l.r.checkNetwork(ctx, l.s)
-			if err := l.scan(ctx); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-// indicated reads the slot a +CMTI announced.
-func (l *loop) indicated(ctx context.Context, idx int) error {
-	if idx < 0 {
-		return l.scan(ctx)
-	}
-	st, found, err := l.s.read(ctx, idx)
-	switch {
-	case isSessionFatal(err):
-		return err
-	case err != nil:
-		// The slot could not be read; the next scan will list it.
-		l.r.cfg.Log.Warn("could not read announced SMS", "index", idx, "err", err)
-		return nil
-	case !found || !(st.received() || st.stat < 0):
-		return nil
-	}
-	l.take(st)
-	return nil
-}
-
-func (l *loop) remove(ctx context.Context, m Message) error {
-	for _, idx := range m.Indexes {
-		if err := l.s.remove(ctx, idx); err != nil {
-			return fmt.Errorf("delete SMS %s: %w", m.ID, err)
-		}
-	}
-	l.asm.forget(m.Indexes)
-	delete(l.emitted, m.ID)
 	return nil
 }

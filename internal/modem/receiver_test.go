@@ -17,13 +17,23 @@ import (
 // the way the agent opens a modem.
 func startReceiver(t *testing.T, sim *modemsim.Modem) *Receiver {
 	t.Helper()
-	r := NewReceiver(Config{
+	return startReceiverWith(t, sim, nil)
+}
+
+// startReceiverWith is startReceiver with the Config adjusted by adjust.
+func startReceiverWith(t *testing.T, sim *modemsim.Modem, adjust func(*Config)) *Receiver {
+	t.Helper()
+	cfg := Config{
 		Open: func(context.Context) (io.ReadWriteCloser, error) {
 			return serial.Open(sim.Path(), &serial.Mode{BaudRate: 115200})
 		},
 		CommandTimeout: 5 * time.Second,
 		BackoffMin:     10 * time.Millisecond,
-	})
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	r := NewReceiver(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -34,9 +44,9 @@ func startReceiver(t *testing.T, sim *modemsim.Modem) *Receiver {
 	return r
 }
 
-func newSim(t *testing.T) *modemsim.Modem {
+func newSim(t *testing.T, opts ...modemsim.Option) *modemsim.Modem {
 	t.Helper()
-	sim, err := modemsim.New(modemsim.WithIMEI("861234567890123"))
+	sim, err := modemsim.New(append([]modemsim.Option{modemsim.WithIMEI("861234567890123")}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { sim.Close() })
 	return sim

@@ -1,6 +1,7 @@
 package modem
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,12 @@ var (
 	// ErrNotConnected: no working session at the moment (a Delete while the
 	// port is being reopened).
 	ErrNotConnected = errors.New("modem not connected")
+	// ErrReplyTooLong: a reply went past maxReplyLines or maxReplyBytes and
+	// was cut; what it said is not complete.
+	ErrReplyTooLong = errors.New("modem reply too long, cut")
+	// ErrLength: the PDU of a slot does not have the length its +CMGL or
+	// +CMGR header gives, again and again: it was not read correctly.
+	ErrLength = errors.New("PDU length differs from its header")
 )
 
 // Session is one AT session on one open port. Its methods are called from
@@ -46,12 +53,42 @@ type Session struct {
 	at      *at.AT
 	filter  *lineFilter
 	timeout time.Duration
+	baud    int
 	sleep   func(ctx context.Context, d time.Duration) error
 
-	cmti     chan int      // storage indexes from +CMTI; -1 when unparseable
+	// +CMTI indications, coalesced: the filter's goroutine records them
+	// under mu and signals wake (a buffer of one); the owner takes them all
+	// at once with takeIndications. However many lines arrive, this holds
+	// at most maxPendingIndexes indexes.
+	mu      sync.Mutex
+	pending pendingIndications
+	readMem string // the storage AT+CMGR reads (mem1), as AT+CPMS? names it
+	slots   int    // the storage's size as AT+CPMS? last said; 0 unknown
+	wake    chan struct{}
+
 	resets   chan struct{} // a boot line (RDY) arrived: the modem restarted
-	stop     chan struct{} // closed by Stop: indication handlers give up
+	stop     chan struct{} // closed by Stop
 	stopOnce sync.Once
+}
+
+// maxPendingIndexes bounds the distinct indexes remembered between two
+// takes; more mean a re-scan instead.
+const maxPendingIndexes = 64
+
+// maxIndex is the largest storage index believed; a +CMTI naming a larger
+// one is garbled.
+const maxIndex = 9999
+
+// pendingIndications is what +CMTI lines announced since the owner last
+// looked.
+type pendingIndications struct {
+	Indexes []int // distinct, in order of arrival
+	// Rescan: the storage must be listed again: more distinct indexes than
+	// maxPendingIndexes, a garbled line or one naming another storage.
+	Rescan bool
+	// Garbled is the last unparseable +CMTI line; Foreign the last storage
+	// named that is not the one the agent reads (for the log).
+	Garbled, Foreign string
 }
 
 // SessionConfig tunes a Session; zero values take the defaults.
@@ -62,6 +99,9 @@ type SessionConfig struct {
 	// with ctx).
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Baud is the port's speed, which bounds how long a listing of the
+	// whole storage takes (default 115200).
+	Baud int
 }
 
 // NewSession starts an AT session on rw. The indications are registered
@@ -77,23 +117,27 @@ func NewSession(rw io.ReadWriter, cfg SessionConfig) *Session {
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleepCtx
 	}
+	if cfg.Baud <= 0 {
+		cfg.Baud = 115200
+	}
 	s := &Session{
 		timeout: cfg.Timeout,
+		baud:    cfg.Baud,
 		sleep:   cfg.Sleep,
-		cmti:    make(chan int),
+		readMem: "SM",
+		wake:    make(chan struct{}, 1),
 		resets:  make(chan struct{}, 1),
 		stop:    make(chan struct{}),
-		filter:  newLineFilter(rw, cfg.Now),
 	}
+	// The filter takes the indications out of the stream before package at
+	// sees them (it would start a goroutine per line), so none is lost
+	// before the first command either (MODEM-NOTES pitfall 7).
+	s.filter = newLineFilter(rw, cfg.Now, s.onURC)
 	s.at = at.New(struct {
 		io.Reader
 		io.Writer
-	}{s.filter, rw},
-		at.WithTimeout(cfg.Timeout),
-		// Exact, colon-terminated prefixes: "+CMT" would match "+CMTI:"
-		// (MODEM-NOTES pitfall 6).
-		at.WithIndication("+CMTI:", s.onCMTI),
-		at.WithIndication("RDY", s.onReset))
+	}{s.filter, writer{w: rw, f: s.filter}},
+		at.WithTimeout(cfg.Timeout))
 	return s
 }
 
@@ -109,48 +153,129 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// onCMTI runs in a goroutine of package at's: it only hands the index over
-// (MODEM-NOTES pitfall 5) and gives up when the session stops.
-func (s *Session) onCMTI(lines []string) {
-	idx, err := parseCMTI(lines[0])
-	if err != nil {
-		idx = -1 // the owner re-scans the storage instead
+// onURC is offered every line by the filter, in package at's reader
+// goroutine; it takes the lines the agent acts on and never blocks.
+// Exact, colon-terminated prefixes: "+CMT" would match "+CMTI:"
+// (MODEM-NOTES pitfall 6).
+func (s *Session) onURC(line []byte) bool {
+	switch {
+	case bytes.HasPrefix(line, []byte("+CMTI:")):
+		s.filter.countIndication()
+		s.onCMTI(line)
+		return true
+	case bytes.HasPrefix(line, []byte("RDY")):
+		// The modem printed its boot line again: it has restarted and
+		// forgotten its settings.
+		select {
+		case s.resets <- struct{}{}:
+		default: // one pending reset is enough
+		}
+		return true
 	}
+	return false
+}
+
+// onCMTI records one +CMTI line: repeats of an index collapse, and a line
+// that cannot be read by index asks for a re-scan. It allocates nothing
+// for a repeat, so a storm of them costs no memory.
+func (s *Session) onCMTI(line []byte) {
+	mem, idx, ok := cutCMTI(line)
+	s.mu.Lock()
+	p := &s.pending
+	switch {
+	case !ok || idx > maxIndex:
+		p.Rescan = true
+		if p.Garbled == "" {
+			p.Garbled = string(line)
+		}
+	case len(mem) > 0 && !bytes.EqualFold(mem, []byte(s.readMem)):
+		// The message is in another storage: AT+CMGR=idx would read slot
+		// idx of the one the agent reads, another message or none.
+		p.Rescan = true
+		if p.Foreign == "" {
+			p.Foreign = string(mem)
+		}
+	case slices.Contains(p.Indexes, idx):
+	case len(p.Indexes) >= maxPendingIndexes:
+		p.Rescan, p.Indexes = true, nil
+	default:
+		p.Indexes = append(p.Indexes, idx)
+	}
+	s.mu.Unlock()
 	select {
-	case s.cmti <- idx:
-	case <-s.stop:
+	case s.wake <- struct{}{}:
+	default: // the owner has not looked yet; it will see this one too
 	}
 }
 
-// onReset notes that the modem printed its boot line again: it has
-// restarted and forgotten its settings.
-func (s *Session) onReset([]string) {
-	select {
-	case s.resets <- struct{}{}:
-	default: // one pending reset is enough
-	}
+// takeIndications returns what +CMTI lines announced since the last call.
+func (s *Session) takeIndications() pendingIndications {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pending
+	s.pending = pendingIndications{}
+	return p
 }
 
 // Resets delivers a value when the modem restarted during the session.
 func (s *Session) Resets() <-chan struct{} { return s.resets }
 
-// parseCMTI parses `+CMTI: "SM",3` (memory name optional or unquoted).
-func parseCMTI(line string) (int, error) {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "+CMTI:")
+// parseCMTI parses `+CMTI: "SM",3` into its storage ("SM"; "" when the
+// modem leaves it out) and index. The name may be unquoted.
+func parseCMTI(line string) (mem string, index int, err error) {
+	m, n, ok := cutCMTI([]byte(line))
 	if !ok {
-		return 0, fmt.Errorf("not a +CMTI line: %q", line)
+		return "", 0, fmt.Errorf("bad +CMTI line: %q", line)
 	}
-	fields := strings.Split(rest, ",")
-	n, err := strconv.Atoi(strings.TrimSpace(fields[len(fields)-1]))
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("bad +CMTI index: %q", line)
-	}
-	return n, nil
+	return string(m), n, nil
 }
 
-// Indications delivers the storage index of each new message the modem
-// announces.
-func (s *Session) Indications() <-chan int { return s.cmti }
+// cutCMTI is parseCMTI without allocating: mem is a part of line.
+func cutCMTI(line []byte) (mem []byte, index int, ok bool) {
+	rest, ok := bytes.CutPrefix(bytes.TrimSpace(line), []byte("+CMTI:"))
+	if !ok {
+		return nil, 0, false
+	}
+	num := rest
+	if i := bytes.IndexByte(rest, ','); i >= 0 {
+		mem, num = bytes.TrimSpace(rest[:i]), rest[i+1:]
+		if q, ok := bytes.CutPrefix(mem, []byte(`"`)); ok {
+			if mem, ok = bytes.CutSuffix(q, []byte(`"`)); !ok {
+				return nil, 0, false
+			}
+		}
+		if len(mem) == 0 || len(mem) > 4 {
+			return nil, 0, false
+		}
+		for _, c := range mem {
+			if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+				return nil, 0, false
+			}
+		}
+	}
+	num = bytes.TrimSpace(num)
+	if len(num) == 0 || len(num) > 6 {
+		return nil, 0, false
+	}
+	for _, c := range num {
+		if c < '0' || c > '9' {
+			return nil, 0, false
+		}
+		index = index*10 + int(c-'0')
+	}
+	return mem, index, true
+}
+
+// Indications is signalled when +CMTI lines arrived; takeIndications says
+// what they announced.
+func (s *Session) Indications() <-chan struct{} { return s.wake }
+
+// Anomalies is signalled when the line filter dropped something new
+// (over-long lines, a reply cut); Dropped says what.
+func (s *Session) Anomalies() <-chan struct{} { return s.filter.anomaly }
+
+// Dropped returns what the line filter dropped in this session so far.
+func (s *Session) Dropped() filterStats { return s.filter.counts() }
 
 // Closed is closed when the port is gone.
 func (s *Session) Closed() <-chan struct{} { return s.at.Closed() }
@@ -166,6 +291,9 @@ func (s *Session) command(ctx context.Context, cmd string, timeout time.Duration
 		return nil, err
 	}
 	info, err := s.at.Command(cmd, at.WithTimeout(timeout))
+	if s.filter.takeTruncated() && err == nil {
+		return nil, fmt.Errorf("AT%s: %w (over %d lines or %d bytes)", cmd, ErrReplyTooLong, maxReplyLines, maxReplyBytes)
+	}
 	switch {
 	case err == nil:
 		return info, nil
@@ -499,25 +627,80 @@ func (s *Session) Ping(ctx context.Context) error {
 	return err
 }
 
-// listTimeout bounds AT+CMGL: a full SIM (tens of messages) takes about a
-// second at 115200 baud and far longer at 9600.
-const listTimeout = 30 * time.Second
-
-// list returns every stored message, read or unread (AT+CMGL=4): a message
-// read just before a crash has stat 1 and must still be seen. Slots that
-// cannot be parsed are returned as errors.
-func (s *Session) list(ctx context.Context) ([]stored, []error, error) {
-	info, err := s.command(ctx, "+CMGL=4", listTimeout)
-	if err != nil {
-		return nil, nil, err
+// listTimeout bounds AT+CMGL=4: the time the modem needs to send the whole
+// storage (each slot a header and a PDU line of at most maxLine bytes, ten
+// bits a byte at the port's speed), twice over, plus a base for the
+// modem's own work. A SIM of 30 at 115200 baud gets about 13 s; 255 slots at
+// 9600 baud about 8 min, which that listing can really take.
+func listTimeout(slots, baud int) time.Duration {
+	if slots <= 0 {
+		slots = 255 // not known yet: the largest SIM
 	}
-	slots, perrs := parseListing(info)
-	return slots, perrs, nil
+	wire := time.Duration(slots) * 2 * maxLine * 10 * time.Second / time.Duration(baud)
+	return 10*time.Second + 2*wire
 }
 
-// read reads one slot (AT+CMGR). An empty slot (+CMS ERROR: 321) gives
-// found == false.
+// readTries bounds the reads of one slot whose PDU does not have the length
+// its header gives.
+const readTries = 3
+
+// list returns every stored message, read or unread (AT+CMGL=4): a message
+// read just before a crash has stat 1 and must still be seen. A slot whose
+// PDU does not match the length in its header, or whose PDU line is
+// missing, was not read correctly: it is read again with AT+CMGR before
+// anything is made of it. Slots that still cannot be read are returned in
+// bad, lines that name no slot as errors.
+func (s *Session) list(ctx context.Context) (slots []stored, bad []badSlot, perrs []error, err error) {
+	s.mu.Lock()
+	n := s.slots
+	s.mu.Unlock()
+	info, err := s.command(ctx, "+CMGL=4", listTimeout(n, s.baud))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	listed, perrs := parseListing(info)
+	for _, st := range listed {
+		if st.lengthOK() {
+			slots = append(slots, st)
+			continue
+		}
+		again, found, rerr := s.read(ctx, st.index)
+		switch {
+		case isSessionFatal(rerr):
+			return nil, nil, nil, rerr
+		case rerr != nil:
+			bad = append(bad, badSlot{index: st.index, stat: st.stat, err: rerr})
+		case found:
+			slots = append(slots, again)
+		}
+	}
+	return slots, bad, perrs, nil
+}
+
+// badSlot is a storage slot that the modem lists but whose message cannot
+// be read.
+type badSlot struct {
+	index, stat int
+	err         error
+}
+
+// read reads one slot (AT+CMGR), again while its PDU does not have the
+// length its header gives (at most readTries times: a bit error on the line
+// is not a message). An empty slot (+CMS ERROR: 321) gives found == false.
 func (s *Session) read(ctx context.Context, index int) (st stored, found bool, err error) {
+	for try := 1; ; try++ {
+		st, found, err = s.readOnce(ctx, index)
+		if err != nil || !found || st.lengthOK() {
+			return st, found, err
+		}
+		if try == readTries {
+			return stored{}, false, fmt.Errorf("AT+CMGR=%d: %w (%d octets, header says %d; read %d times)",
+				index, ErrLength, st.tpduLen(), st.length, readTries)
+		}
+	}
+}
+
+func (s *Session) readOnce(ctx context.Context, index int) (st stored, found bool, err error) {
 	info, err := s.command(ctx, "+CMGR="+strconv.Itoa(index), s.timeout)
 	if err != nil {
 		var cms at.CMSError
@@ -560,14 +743,47 @@ func (s *Session) Registration(ctx context.Context) (int, error) {
 // Storage returns the messages stored and the capacity of the memory new
 // messages go to (AT+CPMS?).
 func (s *Session) Storage(ctx context.Context) (used, total int, err error) {
+	st, err := s.storage(ctx)
+	return st.used, st.total, err
+}
+
+// storageState is an AT+CPMS? answer: the memory read and deleted (mem1)
+// and the fill of the memory new messages go to (mem3).
+type storageState struct {
+	readMem     string
+	used, total int
+}
+
+func (s *Session) storage(ctx context.Context) (storageState, error) {
 	info, err := s.command(ctx, "+CPMS?", s.timeout)
 	if err != nil {
-		return 0, 0, err
+		return storageState{}, err
 	}
-	// +CPMS: "SM",3,30,"SM",3,30,"SM",3,30 — the third memory receives.
-	fields := strings.Split(prefixed(info, "+CPMS:"), ",")
+	st, err := parseCPMS(prefixed(info, "+CPMS:"))
+	if err != nil {
+		return storageState{}, fmt.Errorf("AT+CPMS?: %w (reply %q)", err, info)
+	}
+	s.mu.Lock()
+	if st.readMem != "" {
+		s.readMem = st.readMem
+	}
+	s.slots = st.total
+	s.mu.Unlock()
+	return st, nil
+}
+
+// parseCPMS parses `"SM",3,30,"SM",3,30,"SM",3,30` (or the short form of
+// one memory, or numbers without names): the third memory receives.
+func parseCPMS(v string) (storageState, error) {
+	fields := strings.Split(v, ",")
+	var st storageState
 	if len(fields) < 3 {
-		return 0, 0, fmt.Errorf("AT+CPMS?: unexpected reply %q", info)
+		return st, errors.New("unexpected reply")
+	}
+	st.readMem = strings.ToUpper(strings.Trim(strings.TrimSpace(fields[0]), `"`))
+	if _, err := strconv.Atoi(st.readMem); err == nil {
+		st.readMem = "" // numbers only: no names given
+		fields = append([]string{""}, fields...)
 	}
 	i := 0
 	if len(fields) >= 9 {
@@ -575,8 +791,9 @@ func (s *Session) Storage(ctx context.Context) (used, total int, err error) {
 	}
 	used, err1 := strconv.Atoi(strings.TrimSpace(fields[i+1]))
 	total, err2 := strconv.Atoi(strings.TrimSpace(fields[i+2]))
-	if err1 != nil || err2 != nil {
-		return 0, 0, fmt.Errorf("AT+CPMS?: unexpected reply %q", info)
+	if err1 != nil || err2 != nil || used < 0 || total < 0 {
+		return st, errors.New("unexpected reply")
 	}
-	return used, total, nil
+	st.used, st.total = used, total
+	return st, nil
 }

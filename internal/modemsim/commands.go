@@ -472,7 +472,8 @@ func (s *state) cmdCMGL(o op, args []string) ([]string, *cmdErr) {
 		if sl == nil || !statMatches(want, sl.stat) {
 			continue
 		}
-		info = append(info, s.header("+CMGL", s.wire(i), sl, s.cfg.missingStatCMGL), sl.pdu)
+		info = append(info, s.header("+CMGL", s.wire(i), sl, s.cfg.missingStatCMGL))
+		info = append(info, s.pduLines(s.wire(i), sl.pdu, true)...)
 		if sl.stat == 0 {
 			sl.stat = 1 // listing reads the message, as on real modems
 		}
@@ -501,7 +502,7 @@ func (s *state) cmdCMGR(o op, args []string) ([]string, *cmdErr) {
 		return nil, errSMSBadIndex
 	}
 	sl := s.slots[i]
-	info := []string{s.header("+CMGR", -1, sl, s.cfg.missingStatCMGR), sl.pdu}
+	info := append([]string{s.header("+CMGR", -1, sl, s.cfg.missingStatCMGR)}, s.pduLines(n, sl.pdu, false)...)
 	if sl.stat == 0 {
 		sl.stat = 1
 	}
@@ -539,6 +540,7 @@ func (s *state) cmdCMGD(o op, args []string) ([]string, *cmdErr) {
 			return nil, errSMSBadIndex
 		}
 		s.slots[i] = nil // deleting an empty slot is not an error
+		delete(s.corrupt, n)
 		return nil, nil
 	}
 	// <delflag> 1: read; 2: read and sent; 3: read, sent and unsent; 4: all.

@@ -93,6 +93,15 @@
 // same commands give the same bytes. [WithBaud] paces the output like a
 // UART.
 //
+// Faults of the receive path: [Modem.CorruptListing] and [Modem.CorruptRead]
+// show a slot's PDU line wrong (a flipped digit, a lost octet, a stray hex
+// line) for a number of listings or reads while the other command reads
+// it true; [Modem.StoreDraft] stores drafts (stat 2, built with
+// [EncodeSubmit]); [Modem.InjectStorm] writes one line thousands of times
+// (an indication storm) and [Modem.InjectEndlessLine] megabytes without a
+// line end. Partial and duplicated concatenated messages are stored parts
+// of [EncodeDeliver]'s output.
+//
 // # Goroutines and ownership
 //
 // New starts exactly one goroutine, the server, which Close stops and waits

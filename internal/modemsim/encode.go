@@ -7,9 +7,19 @@ import (
 	"time"
 
 	"github.com/warthog618/sms"
+	"github.com/warthog618/sms/encoding/gsm7/charset"
 	"github.com/warthog618/sms/encoding/pdumode"
 	"github.com/warthog618/sms/encoding/tpdu"
 )
+
+// warthog618/sms v0.3.0 builds its GSM 7-bit encoding tables lazily, on
+// first use, without a lock: two goroutines encoding at once for the first
+// time race (netsim's HTTP handlers do). Built here, once, before any
+// goroutine can encode.
+func init() {
+	charset.DefaultEncoder()
+	charset.DefaultExtEncoder()
+}
 
 // EncodeDeliver builds the SMS-DELIVER PDUs, in PDU-mode hex with the
 // DefaultSMSC address, that a network would deliver for text sent by from.

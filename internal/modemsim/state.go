@@ -52,6 +52,7 @@ type state struct {
 	smsReady bool           // the SMS-not-ready window after power-on is over
 	slots    []*message     // slots[i] is wire index i+cfg.indexBase; nil when free
 	cmds     []string
+	corrupt  map[int]*corruption // by wire index: PDU lines shown wrong (CorruptListing, CorruptRead)
 
 	noFinal bool // set by a command whose reply must have no result code
 }
