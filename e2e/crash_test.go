@@ -473,9 +473,11 @@ func watchCreate(t *testing.T, dir, prefix string) (<-chan string, func()) {
 	}
 }
 
-// State directory faults: the record cannot be written. The agent fails
-// with exit 1 (systemd restarts it) naming the path, and the confirmation
-// stays in the modem; once the fault is gone the next start binds from it.
+// State directory faults: the record cannot be written. The agent does not
+// exit into a restart loop: it stays up, says it is bound but could not save
+// it (naming the path), keeps the confirmation in the modem and retries with
+// backoff; once the fault is gone it saves, deletes the SMS and exits 0. The
+// same when the binding comes from the platform's signed bound:true.
 func TestStateDirFaults(t *testing.T) {
 	tests := []struct {
 		name string
@@ -516,41 +518,45 @@ func TestStateDirFaults(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t)
-			dir, want, repair := tt.fault(t, w)
-			args := w.args("--state-dir", dir)
+		for _, viaPlatform := range []bool{false, true} {
+			name := tt.name + ", confirmed by SMS"
+			if viaPlatform {
+				name = tt.name + ", bound:true from the platform"
+			}
+			t.Run(name, func(t *testing.T) {
+				w := newWorld(t)
+				dir, want, repair := tt.fault(t, w)
+				args := w.args("--state-dir", dir)
+				if viaPlatform {
+					w.dropMT.Store(true) // no SMS: only the platform's answer binds
+					require.NoError(t, w.net.PhoneSend(context.Background(), phone, service, "BIND "+tid))
+				}
+				a := start(t, args...)
+				if !viaPlatform {
+					a.waitOutput(a.stdout, "BIND "+tid)
+					require.NoError(t, w.net.PhoneSend(context.Background(), phone, service, "BIND "+tid))
+					w.waitStored(confirmationParts)
+				}
+				a.waitOutput(a.stderr, "bound, but the binding record cannot be saved; retrying")
+				a.waitOutput(a.stdout, "138****8000") // the screen says it is activated
+				stderr := a.stderr.String()
+				assert.Contains(t, stderr, dir, "the log names the path")
+				assert.Contains(t, stderr, want)
+				assert.True(t, a.running(), "input: %s; the agent stays up instead of exiting into a restart loop", name)
+				if !viaPlatform {
+					assert.Len(t, w.sim.Stored(), confirmationParts, "the confirmation is kept in the modem")
+				}
+				assert.Zero(t, countPrefix(w.sim.Commands(), "AT+CMGD"), "nothing deleted from the modem")
 
-			a := start(t, args...)
-			a.waitOutput(a.stdout, "BIND "+tid)
-			require.NoError(t, w.net.PhoneSend(context.Background(), phone, service, "BIND "+tid))
-			w.waitStored(confirmationParts)
-			code := a.wait()
-			stderr := a.stderr.String()
-			require.Equal(t, exitFailed, code, "input: %s; got exit %d, want 1 (systemd retries)\nstderr:\n%s", tt.name, code, stderr)
-			last := lastLine(stderr)
-			assert.Contains(t, last, "bindpay-agent: run: save binding record", "the final error line says what failed")
-			assert.Contains(t, last, dir, "the final error line names the path")
-			assert.Contains(t, last, want)
-			assert.Contains(t, last, "the confirmation stays in the modem")
-			assert.Len(t, w.sim.Stored(), confirmationParts, "the confirmation is kept in the modem")
-			assert.Zero(t, countPrefix(w.sim.Commands(), "AT+CMGD"), "nothing deleted from the modem")
-			t.Logf("error: %s", last)
-
-			// Restarted while the fault lasts: the same, nothing lost.
-			a, code = runAgent(t, args...)
-			require.Equal(t, exitFailed, code, "stderr:\n%s", a.stderr)
-			assert.Len(t, w.sim.Stored(), confirmationParts, "the confirmation is still kept")
-
-			repair()
-			a, code = runAgent(t, args...)
-			require.Equal(t, exitBound, code, "after the repair the stored confirmation binds\nstderr:\n%s", a.stderr)
-			assert.Contains(t, a.stderr.String(), recordWrittenLog)
-			assert.Empty(t, w.sim.Stored(), "deleted once the record is written")
-			rec, err := flagstore.New(afero.NewOsFs(), dir, nil).Peek(tid)
-			require.NoError(t, err)
-			assert.Equal(t, "138****8000", rec.MSISDN)
-		})
+				repair()
+				require.Equal(t, exitBound, a.wait(), "after the repair the retry saves the record and the agent exits 0\nstderr:\n%s", a.stderr)
+				assert.Contains(t, a.stderr.String(), "binding record saved after all")
+				assert.Empty(t, w.sim.Stored(), "deleted once the record is written")
+				rec, err := flagstore.New(afero.NewOsFs(), dir, nil).Peek(tid)
+				require.NoError(t, err)
+				assert.Equal(t, "138****8000", rec.MSISDN)
+			})
+		}
 	}
 }
 

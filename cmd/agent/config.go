@@ -41,15 +41,17 @@ type Config struct {
 		HealthInterval duration `toml:"health_interval"`
 	} `toml:"modem"`
 	Platform struct {
-		URL               string `toml:"url"`
-		KeyFile           string `toml:"key_file"`
-		CAFile            string `toml:"ca_file"`
-		AllowInsecureHTTP bool   `toml:"allow_insecure_http"`
+		URL               string   `toml:"url"`
+		KeyFile           string   `toml:"key_file"`
+		CAFile            string   `toml:"ca_file"`
+		AllowInsecureHTTP bool     `toml:"allow_insecure_http"`
+		PollInterval      duration `toml:"poll_interval"`
 	} `toml:"platform"`
 	SMS struct {
 		Senders      []string `toml:"senders"`
 		FallbackTo   string   `toml:"fallback_to"`
 		FallbackBody string   `toml:"fallback_body"`
+		PartialTTL   duration `toml:"partial_ttl"`
 	} `toml:"sms"`
 	Display struct {
 		Outputs     []string `toml:"outputs"`
@@ -74,7 +76,9 @@ func defaultConfig() Config {
 	c.Modem.Device = "/dev/bindpay-modem"
 	c.Modem.Baud = 115200
 	c.Modem.HealthInterval = duration(5 * time.Minute)
+	c.Platform.PollInterval = duration(5 * time.Minute)
 	c.SMS.FallbackTo = "10658000"
+	c.SMS.PartialTTL = duration(24 * time.Hour)
 	c.SMS.FallbackBody = "BIND {tid}"
 	c.Display.Outputs = []string{"console"}
 	c.Display.Lang = "zh-CN"
@@ -90,8 +94,83 @@ type options struct {
 	configSet  bool
 	flags      *flag.FlagSet
 	set        map[string]bool // flags given on the command line
-	senders    []string
-	cfg        Config // flag values, applied over the file where set
+	cfg        Config          // defaults, then the flag values; applied over the file where set
+}
+
+// setting is one configuration key and its flag: the one place that names
+// both, says what it is for, and reaches its field. The default is the
+// field's value in defaultConfig, which --help shows.
+type setting struct {
+	flag, key, usage string
+	field            func(c *Config) any // *string, *int, *bool, *duration, or *[]string
+	repeat           bool                // *[]string: each use of the flag adds one (else a comma list)
+}
+
+// settings are every key of the config file that has a flag.
+var settings = []setting{
+	{flag: "terminal-id", key: "terminal_id", usage: "terminal ID; empty: terminal_id_file, else the modem's IMEI", field: func(c *Config) any { return &c.TerminalID }},
+	{flag: "terminal-id-file", key: "terminal_id_file", usage: "file holding the terminal ID", field: func(c *Config) any { return &c.TerminalIDFile }},
+	{flag: "state-dir", key: "state_dir", usage: "state directory for the binding record", field: func(c *Config) any { return &c.StateDir }},
+	{flag: "log-format", key: "log_format", usage: "log format: text or json", field: func(c *Config) any { return &c.LogFormat }},
+	{flag: "modem", key: "modem.device", usage: "modem AT-command serial port", field: func(c *Config) any { return &c.Modem.Device }},
+	{flag: "baud", key: "modem.baud", usage: "serial speed", field: func(c *Config) any { return &c.Modem.Baud }},
+	{flag: "modem-health-interval", key: "modem.health_interval", usage: "how often the waiting agent checks the modem and re-scans its storage", field: func(c *Config) any { return &c.Modem.HealthInterval }},
+	{flag: "platform-url", key: "platform.url", usage: "service platform base URL, https:// (http:// only to loopback)", field: func(c *Config) any { return &c.Platform.URL }},
+	{flag: "key-file", key: "platform.key_file", usage: "terminal key file, 64 hex digits, mode 0600", field: func(c *Config) any { return &c.Platform.KeyFile }},
+	{flag: "ca-file", key: "platform.ca_file", usage: "PEM bundle of extra roots for the platform's TLS certificate", field: func(c *Config) any { return &c.Platform.CAFile }},
+	{flag: "allow-insecure-http", key: "platform.allow_insecure_http", usage: "allow a plain http:// platform.url to a host that is not loopback", field: func(c *Config) any { return &c.Platform.AllowInsecureHTTP }},
+	{flag: "poll-interval", key: "platform.poll_interval", usage: "how often the waiting agent asks the platform again (±20 % jitter)", field: func(c *Config) any { return &c.Platform.PollInterval }},
+	{flag: "sms-sender", key: "sms.senders", usage: "number a confirmation may come from (10658000* for a prefix); repeatable", field: func(c *Config) any { return &c.SMS.Senders }, repeat: true},
+	{flag: "sms-fallback-to", key: "sms.fallback_to", usage: "number to text when the platform is unreachable", field: func(c *Config) any { return &c.SMS.FallbackTo }},
+	{flag: "sms-fallback-body", key: "sms.fallback_body", usage: "text to send when the platform is unreachable, {tid} = terminal ID", field: func(c *Config) any { return &c.SMS.FallbackBody }},
+	{flag: "sms-partial-ttl", key: "sms.partial_ttl", usage: "how long parts of an incomplete concatenated SMS are kept", field: func(c *Config) any { return &c.SMS.PartialTTL }},
+	{flag: "display", key: "display.outputs", usage: "comma list of displays: console, framebuffer, status", field: func(c *Config) any { return &c.Display.Outputs }},
+	{flag: "lang", key: "display.lang", usage: "language of the prompt: " + strings.Join(display.Languages(), ", "), field: func(c *Config) any { return &c.Display.Lang }},
+	{flag: "console", key: "display.console", usage: "tty for the console display; empty: standard output", field: func(c *Config) any { return &c.Display.Console }},
+	{flag: "console-qr", key: "display.console_qr", usage: "QR code on the console: dark (light text on dark, as /dev/tty1), light, or off", field: func(c *Config) any { return &c.Display.ConsoleQR }},
+	{flag: "framebuffer", key: "display.framebuffer", usage: "framebuffer device", field: func(c *Config) any { return &c.Display.Framebuffer }},
+	{flag: "font", key: "display.font", usage: "TTF/OTF/TTC font with Chinese glyphs for the framebuffer", field: func(c *Config) any { return &c.Display.Font }},
+	{flag: "status-file", key: "display.status_file", usage: "JSON status file for the terminal's UI app", field: func(c *Config) any { return &c.Display.StatusFile }},
+}
+
+// register declares the setting's flag on fs, bound to its field in c,
+// whose current value is the default shown by --help.
+func (s setting) register(fs *flag.FlagSet, c *Config) {
+	usage := s.usage + " [" + s.key + "]"
+	switch p := s.field(c).(type) {
+	case *string:
+		fs.StringVar(p, s.flag, *p, usage)
+	case *int:
+		fs.IntVar(p, s.flag, *p, usage)
+	case *bool:
+		fs.BoolVar(p, s.flag, *p, usage)
+	case *duration:
+		fs.Var(p, s.flag, usage)
+	case *[]string:
+		if s.repeat {
+			fs.Var(listFlag{p}, s.flag, usage)
+		} else {
+			fs.Var(commaFlag{p}, s.flag, usage)
+		}
+	default:
+		panic(fmt.Sprintf("setting %s: field of type %T", s.flag, p))
+	}
+}
+
+// copy sets the setting's field in dst to its value in src.
+func (s setting) copy(dst, src *Config) {
+	switch d := s.field(dst).(type) {
+	case *string:
+		*d = *s.field(src).(*string)
+	case *int:
+		*d = *s.field(src).(*int)
+	case *bool:
+		*d = *s.field(src).(*bool)
+	case *duration:
+		*d = *s.field(src).(*duration)
+	case *[]string:
+		*d = slices.Clone(*s.field(src).(*[]string))
+	}
 }
 
 // duration is a time.Duration read from TOML and flags as "5m".
@@ -154,29 +233,12 @@ func parseArgs(args []string, stderr io.Writer) (*options, string, []string, err
 	// prints the usage.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	c := &o.cfg
+	o.cfg = defaultConfig()
+	o.cfg.SMS.Senders = nil // a repeated --sms-sender builds the list
 	fs.StringVar(&o.configPath, "config", defaultConfigPath, "config file (TOML); a missing default file is not an error")
-	fs.StringVar(&c.TerminalID, "terminal-id", "", "terminal ID [terminal_id]; default: terminal_id_file, else the modem's IMEI")
-	fs.StringVar(&c.TerminalIDFile, "terminal-id-file", "", "file holding the terminal ID [terminal_id_file]")
-	fs.StringVar(&c.StateDir, "state-dir", "", "state directory for the binding record [state_dir] (default /var/lib/bindpay)")
-	fs.StringVar(&c.Modem.Device, "modem", "", "modem AT-command serial port [modem.device] (default /dev/bindpay-modem)")
-	fs.IntVar(&c.Modem.Baud, "baud", 0, "serial speed [modem.baud] (default 115200)")
-	fs.Var(&c.Modem.HealthInterval, "modem-health-interval", "how often the waiting agent checks the modem and re-scans its storage [modem.health_interval] (default 5m)")
-	fs.StringVar(&c.Platform.URL, "platform-url", "", "service platform base URL [platform.url]")
-	fs.StringVar(&c.Platform.KeyFile, "key-file", "", "terminal key file, 64 hex digits, mode 0600 [platform.key_file]")
-	fs.StringVar(&c.Platform.CAFile, "ca-file", "", "PEM bundle of extra roots for the platform's TLS certificate [platform.ca_file]")
-	fs.BoolVar(&c.Platform.AllowInsecureHTTP, "allow-insecure-http", false, "allow a plain http:// platform.url to a host that is not loopback [platform.allow_insecure_http]")
-	fs.Var(listFlag{&o.senders}, "sms-sender", "number a confirmation may come from; repeatable [sms.senders]")
-	fs.StringVar(&c.SMS.FallbackTo, "sms-fallback-to", "", "number to text when the platform is unreachable [sms.fallback_to] (default 10658000)")
-	fs.StringVar(&c.SMS.FallbackBody, "sms-fallback-body", "", `text to send when the platform is unreachable, {tid} = terminal ID [sms.fallback_body] (default "BIND {tid}")`)
-	fs.Var(commaFlag{&c.Display.Outputs}, "display", "comma list of displays: console, framebuffer, status [display.outputs]")
-	fs.StringVar(&c.Display.ConsoleQR, "console-qr", "", "QR code on the console: dark (light text on dark, as /dev/tty1), light, or off [display.console_qr] (default dark)")
-	fs.StringVar(&c.Display.Framebuffer, "framebuffer", "", "framebuffer device [display.framebuffer] (default /dev/fb0)")
-	fs.StringVar(&c.Display.Font, "font", "", "TTF/OTF/TTC font with Chinese glyphs for the framebuffer [display.font]")
-	fs.StringVar(&c.Display.StatusFile, "status-file", "", "JSON status file for the terminal's UI app [display.status_file] (default /run/bindpay/status.json)")
-	fs.StringVar(&c.Display.Lang, "lang", "", "language of the prompt: "+strings.Join(display.Languages(), ", ")+" [display.lang] (default zh-CN)")
-	fs.StringVar(&c.Display.Console, "console", "", "tty for the console display; default standard output [display.console]")
-	fs.StringVar(&c.LogFormat, "log-format", "", "log format: text or json [log_format]")
+	for _, s := range settings {
+		s.register(fs, &o.cfg)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stderr, usageText)
@@ -204,33 +266,11 @@ func loadConfig(o *options) (Config, error) {
 	if err := readConfigFile(o.configPath, o.configSet, &cfg); err != nil {
 		return cfg, err
 	}
-	f := o.cfg
-	apply := func(name string, set func()) {
-		if o.set[name] {
-			set()
+	for _, s := range settings {
+		if o.set[s.flag] {
+			s.copy(&cfg, &o.cfg)
 		}
 	}
-	apply("terminal-id", func() { cfg.TerminalID = f.TerminalID })
-	apply("terminal-id-file", func() { cfg.TerminalIDFile = f.TerminalIDFile })
-	apply("state-dir", func() { cfg.StateDir = f.StateDir })
-	apply("modem", func() { cfg.Modem.Device = f.Modem.Device })
-	apply("baud", func() { cfg.Modem.Baud = f.Modem.Baud })
-	apply("modem-health-interval", func() { cfg.Modem.HealthInterval = f.Modem.HealthInterval })
-	apply("platform-url", func() { cfg.Platform.URL = f.Platform.URL })
-	apply("key-file", func() { cfg.Platform.KeyFile = f.Platform.KeyFile })
-	apply("ca-file", func() { cfg.Platform.CAFile = f.Platform.CAFile })
-	apply("allow-insecure-http", func() { cfg.Platform.AllowInsecureHTTP = f.Platform.AllowInsecureHTTP })
-	apply("sms-sender", func() { cfg.SMS.Senders = o.senders })
-	apply("sms-fallback-to", func() { cfg.SMS.FallbackTo = f.SMS.FallbackTo })
-	apply("sms-fallback-body", func() { cfg.SMS.FallbackBody = f.SMS.FallbackBody })
-	apply("display", func() { cfg.Display.Outputs = f.Display.Outputs })
-	apply("lang", func() { cfg.Display.Lang = f.Display.Lang })
-	apply("console", func() { cfg.Display.Console = f.Display.Console })
-	apply("console-qr", func() { cfg.Display.ConsoleQR = f.Display.ConsoleQR })
-	apply("framebuffer", func() { cfg.Display.Framebuffer = f.Display.Framebuffer })
-	apply("font", func() { cfg.Display.Font = f.Display.Font })
-	apply("status-file", func() { cfg.Display.StatusFile = f.Display.StatusFile })
-	apply("log-format", func() { cfg.LogFormat = f.LogFormat })
 	if err := cfg.resolveTerminalID(); err != nil {
 		return cfg, err
 	}
@@ -334,6 +374,12 @@ func (c *Config) validate() error {
 	}
 	if c.Modem.HealthInterval < duration(time.Second) {
 		return usageErr("modem.health_interval %v: want a duration of at least 1s, such as \"5m\"", time.Duration(c.Modem.HealthInterval))
+	}
+	if c.Platform.PollInterval < duration(time.Second) {
+		return usageErr("platform.poll_interval %v: want a duration of at least 1s, such as \"5m\"", time.Duration(c.Platform.PollInterval))
+	}
+	if c.SMS.PartialTTL < duration(time.Minute) {
+		return usageErr("sms.partial_ttl %v: want a duration of at least 1m, such as \"24h\"", time.Duration(c.SMS.PartialTTL))
 	}
 	if c.Modem.Baud <= 0 {
 		return usageErr("modem.baud %d: want a positive speed such as 115200", c.Modem.Baud)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -186,5 +187,37 @@ func TestBinaryDeps(t *testing.T) {
 		for _, banned := range []string{"testing", "net/http/httptest", "bindpay/internal/modemsim", "bindpay/internal/netsim", "github.com/creack/pty", "github.com/stretchr/testify"} {
 			assert.NotEqual(t, banned, dep, "bindpay-agent must not import %s", banned)
 		}
+	}
+}
+
+// TestEverySettingHasOneKey: the settings table and the Config struct agree:
+// every TOML key of Config has exactly one setting (flag, help, default),
+// and every setting names a key that exists.
+func TestEverySettingHasOneKey(t *testing.T) {
+	var keys []string
+	var walk func(prefix string, typ reflect.Type)
+	walk = func(prefix string, typ reflect.Type) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			tag := f.Tag.Get("toml")
+			if tag == "" {
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct {
+				walk(prefix+tag+".", f.Type)
+				continue
+			}
+			keys = append(keys, prefix+tag)
+		}
+	}
+	walk("", reflect.TypeOf(Config{}))
+	var named []string
+	for _, s := range settings {
+		named = append(named, s.key)
+	}
+	assert.ElementsMatch(t, keys, named, "Config's TOML keys and the settings table")
+	for _, s := range settings {
+		var c Config
+		assert.NotNil(t, s.field(&c), "setting %s", s.flag)
 	}
 }

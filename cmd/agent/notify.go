@@ -13,7 +13,7 @@ import (
 
 // notifier tells systemd (Type=notify) where the agent stands: READY=1 once
 // the prompt is up or the bound path is done, STATUS= at each change, and
-// WATCHDOG=1 while the modem loop answers. Outside systemd
+// WATCHDOG=1 while the modem loop, the flow and the displays answer. Outside systemd
 // ($NOTIFY_SOCKET unset) every call is a no-op.
 type notifier struct {
 	log *slog.Logger
@@ -52,8 +52,9 @@ func statusLine(s string) string {
 }
 
 // startWatchdog feeds systemd's watchdog every WatchdogSec/2 for as long as
-// alive answers within that time: a modem loop stuck in a hung modem stops
-// the pings, and systemd restarts the agent. It returns the function that
+// alive answers within that time: a modem loop stuck in a hung modem, a flow
+// stuck in a call or a display write that never returns stops the pings,
+// and systemd restarts the agent. It returns the function that
 // stops it and waits for its goroutine.
 func (n notifier) startWatchdog(ctx context.Context, alive func(context.Context) error) (stop func()) {
 	interval, err := daemon.SdWatchdogEnabled(false)
@@ -70,6 +71,7 @@ func (n notifier) startWatchdog(ctx context.Context, alive func(context.Context)
 		defer wg.Done()
 		t := time.NewTicker(interval / 2)
 		defer t.Stop()
+		last := ""
 		for {
 			probe, done := context.WithTimeout(ctx, interval/2)
 			err := alive(probe)
@@ -78,8 +80,15 @@ func (n notifier) startWatchdog(ctx context.Context, alive func(context.Context)
 			case ctx.Err() != nil:
 				return
 			case err != nil:
-				n.log.Error("modem loop stuck; not feeding the watchdog", "err", err)
+				if e := err.Error(); e != last {
+					last = e
+					n.log.Error("agent stuck (modem loop, activation flow or a display); not feeding the watchdog, systemd will restart it", "err", err)
+				}
 			default:
+				if last != "" {
+					last = ""
+					n.log.Info("agent answering again; feeding the watchdog")
+				}
 				n.send(daemon.SdNotifyWatchdog)
 			}
 			select {

@@ -80,7 +80,13 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	ctx, stop := withSignals(ctx)
 	defer stop()
 
-	disp, closeDisp, err := newDisplay(cfg, stdout, log)
+	// A display write may take at most a quarter of the watchdog period, so
+	// that a stuck one shows before systemd's deadline.
+	timeout := displayTimeout
+	if wd, err := daemon.SdWatchdogEnabled(false); err == nil && wd > 0 {
+		timeout = min(timeout, wd/4)
+	}
+	disp, closeDisp, err := newDisplay(cfg, stdout, log, timeout)
 	if err != nil {
 		return err
 	}
@@ -89,10 +95,18 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	rx := modem.NewReceiver(modem.Config{
 		Open:           openSerial(cfg.Modem.Device, cfg.Modem.Baud),
 		HealthInterval: time.Duration(cfg.Modem.HealthInterval),
+		PartialTTL:     time.Duration(cfg.SMS.PartialTTL),
+		Baud:           cfg.Modem.Baud,
 		Log:            log.With("modem", cfg.Modem.Device),
 	})
+	// The watchdog is fed only while the modem loop, the flow and every
+	// display answer: a hung modem, a flow stuck in a call, or a console
+	// write that never returns all get the agent restarted.
+	beat := boot.NewHeartbeat()
 	sd := notifier{log: log}
-	stopWatchdog := sd.startWatchdog(ctx, rx.Alive)
+	stopWatchdog := sd.startWatchdog(ctx, func(ctx context.Context) error {
+		return errors.Join(rx.Alive(ctx), beat.Alive(ctx), disp.Alive(ctx))
+	})
 	defer stopWatchdog()
 	pc, err := newPlatformClient(cfg, log)
 	if err != nil {
@@ -104,6 +118,7 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		Key:          cfg.key,
 		FallbackTo:   cfg.SMS.FallbackTo,
 		FallbackBody: cfg.SMS.FallbackBody,
+		PollInterval: time.Duration(cfg.Platform.PollInterval),
 	}, boot.Deps{
 		Flags:    store,
 		Ledger:   flagstore.NewLedger(osfs, cfg.StateDir, time.Now),
@@ -112,8 +127,9 @@ func cmdRun(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		Display:  disp,
 		Clock:    realClock{},
 		Log:      log,
-		Status:   sd.Status,
-		Ready:    sd.Ready,
+		Status:    sd.Status,
+		Ready:     sd.Ready,
+		Heartbeat: beat,
 	})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -156,7 +172,7 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // newDisplay builds the configured displays. Nothing is opened here: the
 // console tty, the framebuffer, its font and the status file are opened at
 // their first use, so that the bound fast path touches none of them.
-func newDisplay(cfg Config, stdout io.Writer, log *slog.Logger) (display.Multi, func(), error) {
+func newDisplay(cfg Config, stdout io.Writer, log *slog.Logger, timeout time.Duration) (guardedDisplay, func(), error) {
 	var multi display.Multi
 	var closers []func()
 	closeAll := func() {
@@ -183,14 +199,14 @@ func newDisplay(cfg Config, stdout io.Writer, log *slog.Logger) (display.Multi, 
 			con, err := display.NewConsole(w, cfg.Display.Lang, opts...)
 			if err != nil {
 				closeAll()
-				return nil, nil, usageErr("display: %w", err)
+				return guardedDisplay{}, nil, usageErr("display: %w", err)
 			}
 			multi = append(multi, con)
 		case "framebuffer":
 			f, closeFB, err := newFramebuffer(cfg, log)
 			if err != nil {
 				closeAll()
-				return nil, nil, err
+				return guardedDisplay{}, nil, err
 			}
 			multi = append(multi, f)
 			closers = append(closers, closeFB)
@@ -198,12 +214,43 @@ func newDisplay(cfg Config, stdout io.Writer, log *slog.Logger) (display.Multi, 
 			st, err := display.NewStatusFile(afero.NewOsFs(), cfg.Display.StatusFile, cfg.Display.Lang, time.Now)
 			if err != nil {
 				closeAll()
-				return nil, nil, usageErr("display.status_file: %w", err)
+				return guardedDisplay{}, nil, usageErr("display.status_file: %w", err)
 			}
 			multi = append(multi, st)
 		}
 	}
-	return multi, closeAll, nil
+	// Each output gets its own deadline: a stuck console must not delay the
+	// status file, nor block the flow.
+	var g guardedDisplay
+	for _, d := range multi {
+		dl, err := display.NewDeadline(d, timeout, time.Now, time.After)
+		if err != nil {
+			closeAll()
+			return guardedDisplay{}, nil, err
+		}
+		g.Multi = append(g.Multi, dl)
+		g.deadlines = append(g.deadlines, dl)
+	}
+	return g, closeAll, nil
+}
+
+// displayTimeout bounds one screen's write to one output (less under a
+// short watchdog).
+const displayTimeout = 10 * time.Second
+
+// guardedDisplay is every output behind its deadline; Alive reports one
+// whose write is blocked (for the watchdog).
+type guardedDisplay struct {
+	display.Multi
+	deadlines []*display.Deadline
+}
+
+func (g guardedDisplay) Alive(ctx context.Context) error {
+	var errs []error
+	for _, d := range g.deadlines {
+		errs = append(errs, d.Alive(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // lazyWriter opens a tty for writing at the first Write.

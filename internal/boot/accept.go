@@ -100,8 +100,12 @@ type Assessment struct {
 // Rule 4 (delete only when certain) is the flow's and the modem's: a
 // rejection is carried out only once a second read of the slots agrees.
 func Assess(m modem.Message, k Knowledge) Assessment {
-	if m.Err != nil {
-		return reject("undecodable or incomplete: %v", m.Err)
+	switch {
+	case errors.Is(m.Err, modem.ErrIncomplete), errors.Is(m.Err, modem.ErrDuplicatePart),
+		errors.Is(m.Err, modem.ErrDraft), errors.Is(m.Err, modem.ErrUnparseable):
+		return reject("storage hygiene: %v", m.Err)
+	case m.Err != nil:
+		return reject("undecodable: %v", m.Err)
 	}
 	if !k.Senders.Allows(m.Sender, m.SenderAlpha) {
 		if m.SenderAlpha {

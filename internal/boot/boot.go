@@ -60,8 +60,14 @@ type Inbox interface {
 	// Messages delivers each stored message; again after a re-initialisation
 	// until it is deleted.
 	Messages() <-chan modem.Message
-	// Delete removes a message from the modem's storage.
+	// Delete removes a message from the modem's storage (an accepted
+	// confirmation, once the record is durable).
 	Delete(ctx context.Context, m modem.Message) error
+	// Discard removes a rejected message only when a second read of its
+	// slots gives the same bytes (DESIGN's rule 4: delete only when
+	// certain); otherwise the fresh message is delivered again and the
+	// error wraps modem.ErrChanged.
+	Discard(ctx context.Context, m modem.Message) error
 	// IMEI waits for the modem to answer and returns its IMEI.
 	IMEI(ctx context.Context) (string, error)
 	// Scanned is closed once every message found by the first scan of the
@@ -598,7 +604,14 @@ func (f *flow) reject(ctx context.Context, m modem.Message, reason string) (*bou
 	if err := f.d.Ledger.LogRejected(flagstore.InboxEntry{Time: when, From: m.Sender, Reason: reason, Text: m.Text}); err != nil {
 		f.d.Log.Warn("could not record the rejected SMS in the inbox log", "err", err)
 	}
-	f.delete(ctx, m)
+	ctx, cancel := context.WithTimeout(ctx, deleteTimeout)
+	defer cancel()
+	switch err := f.d.Inbox.Discard(ctx, m); {
+	case errors.Is(err, modem.ErrChanged):
+		f.d.Log.Info("rejected SMS not deleted: a second read gave other bytes; it is judged again", "sms", m.ID, "err", err)
+	case err != nil:
+		f.d.Log.Warn("could not delete the rejected SMS from the modem; it will be handled again", "sms", m.ID, "err", err)
+	}
 	return nil, nil
 }
 

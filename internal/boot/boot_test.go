@@ -200,7 +200,7 @@ func TestRunRejects(t *testing.T) {
 		{
 			name:       "undecodable",
 			msg:        modem.Message{ID: "bad", Indexes: []int{7}, Sender: senderSeen, Err: errors.New("decode PDU: user data length 200 exceeds 140 octets")},
-			wantReason: "undecodable or incomplete: decode PDU: user data length 200 exceeds 140 octets",
+			wantReason: "undecodable: decode PDU: user data length 200 exceeds 140 octets",
 		},
 		{
 			name:       "bad signature: tampered number",

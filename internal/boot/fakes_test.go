@@ -257,6 +257,11 @@ func (in *fakeInbox) Delete(ctx context.Context, m modem.Message) error {
 	return nil
 }
 
+// Discard is Delete for the fake: its slots always read the same.
+func (in *fakeInbox) Discard(ctx context.Context, m modem.Message) error {
+	return in.Delete(ctx, m)
+}
+
 func (in *fakeInbox) IMEI(ctx context.Context) (string, error) {
 	in.events.add(event{kind: "imei", detail: in.imei})
 	return in.imei, in.imeiErr
