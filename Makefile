@@ -11,7 +11,7 @@ GOFLAGS_BUILD := -trimpath -tags "$(TAGS)" -ldflags "$(LDFLAGS)"
 # Short fuzz runs that are part of `make test` (seconds each).
 FUZZTIME ?= 20000x
 
-.PHONY: help build test test-long check fmt-check vet unit fuzz tidy-check demo clean cross package test-cross deploy-check
+.PHONY: help build test test-long check fmt-check vet unit fuzz tidy-check test-fb demo clean cross package test-cross deploy-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -29,7 +29,7 @@ KILL_ITERATIONS ?= 200
 test-long: test ## test, then the kill -9 e2e test at full length (BINDPAY_KILL_SEED=n replays a run)
 	BINDPAY_KILL_ITERATIONS=$(KILL_ITERATIONS) $(GO) test -race -count=1 -timeout 15m -run '^TestKillDuringActivation$$' ./e2e
 
-check: test tidy-check ## test, plus a check that go.mod and go.sum are tidy
+check: test tidy-check test-fb ## test, plus tidy go.mod/go.sum (both modules) and the -tags fb build vetted and tested
 
 fmt-check: ## fail if any Go file needs gofmt
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -44,8 +44,14 @@ unit: ## go test -race ./... (includes the end-to-end tests over a pty)
 fuzz: ## short runs of every fuzz test (FUZZTIME each: an iteration count, as duration limits hit a Go 1.26 fuzz coordinator bug)
 	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz.sh
 
-tidy-check: ## fail if go mod tidy would change go.mod or go.sum
+tidy-check: ## fail if go mod tidy would change go.mod or go.sum (the main module and tools/)
 	$(GO) mod tidy -diff
+	$(GO) -C tools mod tidy -diff
+
+test-fb: ## the agent built with the framebuffer (-tags fb): vet, and the tests of the packages it changes
+	$(GO) vet -tags fb ./cmd/agent ./internal/display/...
+	$(GO) build -tags fb -o /dev/null ./cmd/agent
+	$(GO) test -race -count=1 -tags fb ./cmd/agent ./internal/display/...
 
 demo: build ## the whole activation flow on the simulated network, on this machine
 	./scripts/demo.sh

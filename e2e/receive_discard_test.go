@@ -1,10 +1,7 @@
-// These tests need the flow (internal/boot) to remove every rejected
-// message and every eviction candidate with modem.Receiver.Discard, which
-// re-reads each slot and deletes only when the bytes are the same, instead
-// of Receiver.Delete. Until boot is wired to Discard they fail on the
-// branch that adds them ("receive"): a confirmation listed once with a
-// flipped digit is rejected and deleted. They are not skipped: they state
-// what "done" means for issue 12.
+// Rule 4 of DESIGN's acceptance (delete only when certain), end to end: the
+// flow removes every rejected message and every eviction candidate with
+// modem.Receiver.Discard, which re-reads each slot and deletes only when the
+// bytes are the same.
 
 package e2e
 
@@ -30,7 +27,7 @@ func TestFlippedDigitConfirmationNotDeleted(t *testing.T) {
 
 	a, code := runAgent(t, w.args()...)
 	require.Equal(t, exitBound, code, "the confirmation binds")
-	assert.Contains(t, a.stderr.String(), "confirmation accepted: signature valid")
+	assert.Contains(t, a.stderr.String(), `why="signature valid, nonce issued to this terminal"`)
 	assert.Equal(t, "sms", statusJSON(t, w)["source"])
 	assert.Empty(t, w.sim.Stored(), "deleted once bound")
 }

@@ -189,7 +189,7 @@ func TestCorruptListingReadAgain(t *testing.T) {
 			require.NoError(t, w.sim.CorruptListing(slots[1].Index, kind, 1))
 			a, code := runAgent(t, w.args()...)
 			require.Equal(t, exitBound, code, "the confirmation binds")
-			assert.Contains(t, a.stderr.String(), "confirmation accepted: signature valid")
+			assert.Contains(t, a.stderr.String(), `why="signature valid, nonce issued to this terminal"`)
 			assert.NotContains(t, a.stderr.String(), "SMS rejected")
 			assert.Equal(t, "sms", statusJSON(t, w)["source"])
 			assert.Empty(t, w.sim.Stored())
