@@ -2,13 +2,10 @@ package main
 
 import (
 	"fmt"
-	"net"
-	"net/http"
 	"sync"
 	"time"
 
 	"bindpay/internal/modemsim"
-	"bindpay/internal/netsim"
 )
 
 // The floods DESIGN.md's "under any input" bound is measured with.
@@ -63,21 +60,7 @@ func (w *writeWatcher) waitQuiet(d, limit time.Duration) error {
 // agent as fast as the pty carries it, the worst case for its memory (at
 // 115200 baud the 4 MB line alone would take six minutes).
 func newFloodWorld(ww *writeWatcher) (*world, error) {
-	sim, err := modemsim.New(modemsim.WithIMEI("861234567890123"), modemsim.WithObserver(ww.observe))
-	if err != nil {
-		return nil, err
-	}
-	n := netsim.New(netsim.Config{MasterKey: []byte(masterKey), RequireSignedRequests: true})
-	n.AddTerminal(terminalID, sim)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		n.Close()
-		sim.Close()
-		return nil, err
-	}
-	srv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return &world{sim: sim, rec: &recorder{}, net: n, srv: srv, url: "http://" + ln.Addr().String()}, nil
+	return newWorldWith(&recorder{}, modemsim.WithObserver(ww.observe))
 }
 
 // floods has the agent, waiting at the prompt, take a 20,000-line +CMTI

@@ -84,7 +84,13 @@ type world struct {
 
 func newWorld() (*world, error) {
 	rec := &recorder{}
-	sim, err := modemsim.New(modemsim.WithIMEI("861234567890123"), modemsim.WithBaud(baud), modemsim.WithObserver(rec.observe))
+	return newWorldWith(rec, modemsim.WithBaud(baud), modemsim.WithObserver(rec.observe))
+}
+
+// newWorldWith is the world around a modem configured by opts; rec is kept
+// in the world for the caller.
+func newWorldWith(rec *recorder, opts ...modemsim.Option) (*world, error) {
+	sim, err := modemsim.New(append([]modemsim.Option{modemsim.WithIMEI("861234567890123")}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

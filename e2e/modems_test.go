@@ -242,16 +242,24 @@ func TestDoctorExplainsFaults(t *testing.T) {
 			a, code := runAgent(t, append(w.args(tc.args...), "doctor")...)
 			out := a.stdout.String()
 			assert.Equal(t, tc.code, code, "doctor exit; output:\n%s", out)
-			var line string
-			for _, l := range strings.Split(out, "\n") {
-				if strings.Contains(l, tc.want) {
-					line = l
-				}
-			}
-			require.NotEmpty(t, line, "doctor output names %q in one line:\n%s", tc.want, out)
+			line := doctorLine(t, out, tc.want)
 			if tc.code != 0 {
 				assert.True(t, strings.HasPrefix(line, "[FAIL]") || strings.HasPrefix(line, "[warn]"), "a fault line: %q", line)
 			}
 		})
 	}
+}
+
+// doctorLine returns the last line of doctor's output that contains want,
+// failing the test when there is none.
+func doctorLine(t *testing.T, out, want string) string {
+	t.Helper()
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, want) {
+			line = l
+		}
+	}
+	require.NotEmpty(t, line, "doctor output names %q in one line:\n%s", want, out)
+	return line
 }

@@ -331,13 +331,7 @@ func TestDoctorExplainsTrustFaults(t *testing.T) {
 			a, code := runAgent(t, append(tc.args(w), "doctor")...)
 			out := a.stdout.String()
 			assert.Equal(t, tc.code, code, "doctor exit; output:\n%s", out)
-			var line string
-			for _, l := range strings.Split(out, "\n") {
-				if strings.Contains(l, tc.want) {
-					line = l
-				}
-			}
-			require.NotEmpty(t, line, "doctor output names %q in one line:\n%s", tc.want, out)
+			line := doctorLine(t, out, tc.want)
 			assert.True(t, strings.HasPrefix(line, tc.mark), "line %q starts with %s", line, tc.mark)
 		})
 	}
