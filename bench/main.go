@@ -63,7 +63,7 @@ func main() {
 	version := flag.String("version", "bench", "version stamped into the agent (-X main.version)")
 	out := flag.String("out", "bench/results.md", "where the results go (Markdown)")
 	keep := flag.Bool("keep", false, "keep the temporary directory (logs, configs, state)")
-	only := flag.String("only", "", "run only these parts, comma-separated: fastpath, activation, wait, floods, sizes (for development; the table is then partial and nothing is written)")
+	only := flag.String("only", "", "run only these parts, comma-separated: fastpath, activation, wait, writes, floods, sizes (for development; the table is then partial and nothing is written)")
 	flag.Parse()
 	if *only != "" {
 		*out = ""
@@ -171,6 +171,14 @@ func run(goCmd, root, version, out string, keep bool, stdout io.Writer) error {
 			return err
 		}
 		rows, peerRows, details = append(rows, idleRows...), pr, append(details, d...)
+	}
+	if want("writes") {
+		logf("waiting with identical answers: state-directory writes for %v", writesWindow)
+		r, d, err := stateWrites(agent, dir, keyFile)
+		if err != nil {
+			return fmt.Errorf("writes: %w", err)
+		}
+		rows, details = append(rows, r), append(details, d)
 	}
 	if want("floods") {
 		logf("floods: a %d-line +CMTI storm and a %d MB line without an end while the agent waits", stormLines, endlessBytes>>20)

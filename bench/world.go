@@ -132,7 +132,7 @@ type agentProc struct {
 // startAgent starts the agent against w with a fresh state directory under
 // dir, and waits for READY=1 (the prompt is up, sent on $NOTIFY_SOCKET as
 // systemd would get it) and for the modem line to go quiet.
-func startAgent(agent, dir, name string, w *world, keyFile string) (*agentProc, error) {
+func startAgent(agent, dir, name string, w *world, keyFile string, extra ...string) (*agentProc, error) {
 	state := filepath.Join(dir, name+"-state")
 	if err := os.Mkdir(state, 0o755); err != nil {
 		return nil, err
@@ -158,8 +158,8 @@ func startAgent(agent, dir, name string, w *world, keyFile string) (*agentProc, 
 		"--sms-sender", serviceNumber,
 		"--key-file", keyFile,
 		"--lang", "en",
-		"--log-format", "json",
-		"run")
+		"--log-format", "json")
+	cmd.Args = append(append(cmd.Args, extra...), "run")
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
 	cmd.Stderr = logFile // stdout (the console prompt) goes to /dev/null
 	if err := cmd.Start(); err != nil {
