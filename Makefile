@@ -11,7 +11,7 @@ GOFLAGS_BUILD := -trimpath -tags "$(TAGS)" -ldflags "$(LDFLAGS)"
 # Short fuzz runs that are part of `make test` (seconds each).
 FUZZTIME ?= 20000x
 
-.PHONY: help build test test-long check fmt-check vet unit fuzz tidy-check test-fb demo clean cross package test-cross deploy-check
+.PHONY: help build test test-long check fmt-check vet unit fuzz tidy-check test-fb lint demo clean cross package test-cross deploy-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -29,7 +29,7 @@ KILL_ITERATIONS ?= 200
 test-long: test ## test, then the kill -9 e2e test at full length (BINDPAY_KILL_SEED=n replays a run)
 	BINDPAY_KILL_ITERATIONS=$(KILL_ITERATIONS) $(GO) test -race -count=1 -timeout 15m -run '^TestKillDuringActivation$$' ./e2e
 
-check: test tidy-check test-fb ## test, plus tidy go.mod/go.sum (both modules) and the -tags fb build vetted and tested
+check: test tidy-check test-fb lint ## test, plus tidy go.mod/go.sum (both modules), the -tags fb build vetted and tested, and staticcheck
 
 fmt-check: ## fail if any Go file needs gofmt
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -47,6 +47,11 @@ fuzz: ## short runs of every fuzz test (FUZZTIME each: an iteration count, as du
 tidy-check: ## fail if go mod tidy would change go.mod or go.sum (the main module and tools/)
 	$(GO) mod tidy -diff
 	$(GO) -C tools mod tidy -diff
+
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint: ## staticcheck (its unused-code check included) over the module, fetched from the module proxy
+	$(GO) run $(STATICCHECK) ./...
 
 test-fb: ## the agent built with the framebuffer (-tags fb): vet, and the tests of the packages it changes
 	$(GO) vet -tags fb ./cmd/agent ./internal/display/...

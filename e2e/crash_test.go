@@ -560,11 +560,6 @@ func TestStateDirFaults(t *testing.T) {
 	}
 }
 
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
-}
-
 // mount mounts or skips the test when this process may not (CI without
 // CAP_SYS_ADMIN); the boot-level TestRunStateDirFaults covers the same
 // faults there with afero.

@@ -423,7 +423,7 @@ func (f *flow) ask(ctx context.Context) (platform.Binding, Word, error) {
 	if err == nil && ans.Bound && f.cfg.Key != nil {
 		// The client checked the token; the flow does not bind on less.
 		if cerr := platform.CheckToken(ans.Token, f.tid, ans.MSISDN, f.cfg.Key); cerr != nil {
-			err = fmt.Errorf("%w: bound answer without a valid token: %v", platform.ErrBadResponse, cerr)
+			err = fmt.Errorf("%w: bound answer without a valid token: %w", platform.ErrBadResponse, cerr)
 		}
 	}
 	switch {

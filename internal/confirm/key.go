@@ -46,7 +46,7 @@ func ParseKey(b []byte) ([]byte, error) {
 	}
 	key := make([]byte, keyLen)
 	if _, err := hex.Decode(key, s); err != nil { // unreachable after the checks above
-		return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadKey, err)
 	}
 	return key, nil
 }

@@ -232,9 +232,9 @@ func (l *Ledger) read(name string, v any) (ledgerFile, error) {
 	aside, qerr := quarantineFile(l.fs, path, l.now())
 	switch {
 	case aside == "":
-		return ledgerFile{}, fmt.Errorf("%w: %s: %s; could not move it aside (%v): remove it by hand", ErrCorrupt, path, what, qerr)
+		return ledgerFile{}, fmt.Errorf("%w: %s: %s; could not move it aside (%w): remove it by hand", ErrCorrupt, path, what, qerr)
 	case qerr != nil:
-		return ledgerFile{}, fmt.Errorf("%w: %s: %s; moved to %s (%v)", ErrCorrupt, path, what, aside, qerr)
+		return ledgerFile{}, fmt.Errorf("%w: %s: %s; moved to %s (%w)", ErrCorrupt, path, what, aside, qerr)
 	}
 	return ledgerFile{}, fmt.Errorf("%w: %s: %s; moved to %s", ErrCorrupt, path, what, aside)
 }

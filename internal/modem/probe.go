@@ -90,7 +90,7 @@ func Probe(ctx context.Context, rw io.ReadWriter, cfg SessionConfig) (Report, er
 		case isCMEError(err, "14"):
 			return "", fmt.Errorf("SIM busy: the modem is still starting; run doctor again in a minute")
 		case err != nil:
-			return "", fmt.Errorf("SIM state unknown (%v): is a SIM inserted?", err)
+			return "", fmt.Errorf("SIM state unknown (%w): is a SIM inserted?", err)
 		}
 		st := prefixed(info, "+CPIN:")
 		if st != "READY" {
@@ -145,7 +145,7 @@ func Probe(ctx context.Context, rw io.ReadWriter, cfg SessionConfig) (Report, er
 	r.Leftovers = check(false, func() (string, error) {
 		// PDU mode, as the agent sets it: a listing in text mode is refused.
 		if _, err := s.command(ctx, "+CMGF=0", s.timeout); err != nil {
-			return "", fmt.Errorf("storage not listed: PDU mode refused (%v)", err)
+			return "", fmt.Errorf("storage not listed: PDU mode refused (%w)", err)
 		}
 		st, err := s.storage(ctx)
 		if err != nil {
@@ -169,7 +169,7 @@ func Probe(ctx context.Context, rw io.ReadWriter, cfg SessionConfig) (Report, er
 	r.Indications = check(true, func() (string, error) {
 		info, err := s.command(ctx, "+CNMI=?", s.timeout)
 		if err != nil {
-			return "", fmt.Errorf("AT+CNMI=? refused (%v): the agent will try 2,1,0,0,0 and 1,1,0,0,0", err)
+			return "", fmt.Errorf("AT+CNMI=? refused (%w): the agent will try 2,1,0,0,0 and 1,1,0,0,0", err)
 		}
 		ranges := prefixed(info, "+CNMI:")
 		c := cnmiCandidates(ranges)

@@ -362,7 +362,7 @@ func (s *Session) resync(ctx context.Context) error {
 			return fmt.Errorf("resynchronise: %w", ErrClosed)
 		}
 	}
-	return fmt.Errorf("resynchronise: %w (%v)", ErrUnresponsive, err)
+	return fmt.Errorf("resynchronise: %w (%w)", ErrUnresponsive, err)
 }
 
 // Init brings the modem into a known state: any half-typed command
@@ -415,7 +415,7 @@ func (s *Session) Configure(ctx context.Context) error {
 		if isSessionFatal(err) {
 			return err
 		}
-		return fmt.Errorf("%w: PDU mode: %v", ErrUnsupported, err)
+		return fmt.Errorf("%w: PDU mode: %w", ErrUnsupported, err)
 	}
 	// Use SIM storage for reading, writing and receiving. Some modems only
 	// know their default: carry on with it.
@@ -512,7 +512,7 @@ func (s *Session) enableIndications(ctx context.Context) error {
 			}
 		}
 		if waited >= readyWait {
-			return fmt.Errorf("%w: new-message indications (AT+CNMI): %v", ErrUnsupported, err)
+			return fmt.Errorf("%w: new-message indications (AT+CNMI): %w", ErrUnsupported, err)
 		}
 		if err := s.sleep(ctx, readyPoll); err != nil {
 			return err

@@ -142,7 +142,7 @@ func EncodeSubmit(to, text string) (string, error) {
 	}
 	parts, err := sms.NewEncoder(sms.WithTemplate(*t)).Encode([]byte(text))
 	if err != nil || len(parts) != 1 {
-		return "", fmt.Errorf("encode submit: want one part: %v", err)
+		return "", fmt.Errorf("encode submit: want one part: %w", err)
 	}
 	b, err := parts[0].MarshalBinary()
 	if err != nil {

@@ -20,7 +20,7 @@ func parsePDU(h string) (message, error) {
 	h = strings.ToUpper(strings.TrimSpace(h))
 	p, err := pdumode.UnmarshalHexString(h)
 	if err != nil {
-		return message{}, fmt.Errorf("%w: %q: %v", ErrInvalidPDU, h, err)
+		return message{}, fmt.Errorf("%w: %q: %w", ErrInvalidPDU, h, err)
 	}
 	if len(p.TPDU) == 0 {
 		return message{}, fmt.Errorf("%w: %q: no TPDU after the SMSC address", ErrInvalidPDU, h)
