@@ -336,3 +336,44 @@ func TestDoctorExplainsTrustFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestOperatorTemplateChangesStillBind: an operator's new template — a
+// full stop right after the signature, a further signed field, a sender
+// with an extension of the SP code (allowed by "10658000*") — binds like
+// the usual confirmation.
+func TestOperatorTemplateChangesStillBind(t *testing.T) {
+	tests := []struct {
+		name, from string
+		text       func(nonce string) string
+	}{
+		{"full stop after s", service, func(n string) string {
+			return "【号码绑定支付】已开通。" + confirm.Sign(terminalKey, confirm.Token{TerminalID: tid, MSISDN: "138****8000", Nonce: n}).String() + "。谢谢."
+		}},
+		{"a further signed field", service, func(n string) string {
+			tok, err := confirm.Parse("BP1 t=" + tid + " m=138****8000 n=" + n + " plan=gold")
+			require.NoError(t, err)
+			return "【号码绑定支付】已开通：" + confirm.Sign(terminalKey, tok).String() + ". Reply TD to stop."
+		}},
+		{"sender with an extension", service + "12", func(n string) string {
+			return w0ConfirmationText(n)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			a := start(t, w.args("--sms-sender", service+"*")...)
+			a.waitOutput(a.stdout, "BIND "+tid) // the platform's prompt: its nonce is recorded before it shows
+			issued := ledgerNonces(t, w).Issued
+			require.Len(t, issued, 1)
+			w.platformDown.Store(true) // from here only the SMS can bind: offline, with the key and the issued nonce
+			w.sendRaw(tc.from, tc.text(issued[0]))
+			require.Equal(t, exitBound, a.wait(), "the confirmation binds offline")
+			assert.Contains(t, a.stderr.String(), `why="signature valid, nonce issued to this terminal"`)
+		})
+	}
+}
+
+// w0ConfirmationText is the usual confirmation text for nonce n.
+func w0ConfirmationText(n string) string {
+	return "【号码绑定支付】终端" + tid + "已开通，绑定号码138****8000。" + confirm.Sign(terminalKey, confirm.Token{TerminalID: tid, MSISDN: "138****8000", Nonce: n}).String()
+}
