@@ -72,7 +72,7 @@ const terminalCols = `id, key_version, sim_msisdn, state, msisdn, msisdn_masked,
 
 func scanTerminal(s scanner) (Terminal, error) {
 	var (
-		t                                         Terminal
+		t                                        Terminal
 		boundAt, nonceExp, enrolledAt, updatedAt int64
 	)
 	err := s.Scan(&t.ID, &t.KeyVersion, &t.SIMMSISDN, &t.State, &t.MSISDN, &t.MSISDNMasked, &boundAt,
@@ -253,7 +253,7 @@ const activationCols = `id, terminal_id, msisdn, nonce, mo_id, lang, state, reas
 
 func scanActivation(s scanner) (Activation, error) {
 	var (
-		a                         Activation
+		a                      Activation
 		next, created, updated int64
 	)
 	err := s.Scan(&a.ID, &a.TerminalID, &a.MSISDN, &a.Nonce, &a.MOID, &a.Lang, &a.State, &a.Reason, &a.Attempts,
@@ -347,7 +347,7 @@ const messageCols = `id, terminal_id, activation_id, kind, sender, recipient, te
 
 func scanMessage(s scanner) (Message, error) {
 	var (
-		m                                          Message
+		m                                         Message
 		next, valid, leaseUntil, created, updated int64
 	)
 	err := s.Scan(&m.ID, &m.TerminalID, &m.ActivationID, &m.Kind, &m.From, &m.To, &m.Text, &m.State, &m.Attempts,
