@@ -16,9 +16,10 @@ FUZZTIME ?= 20000x
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
-build: ## build bin/bindpay-agent and bin/bindpay-netsim for this machine
+build: ## build bin/bindpay-agent, bin/bindpay-platform and bin/bindpay-netsim for this machine
 	@mkdir -p $(BIN)
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/bindpay-agent ./cmd/agent
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/bindpay-platform ./cmd/platform
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/bindpay-netsim ./cmd/netsim
 
 test: fmt-check vet unit fuzz ## what CI runs: gofmt check, go vet, all tests with -race (end-to-end included), short fuzz runs
