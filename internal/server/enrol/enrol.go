@@ -71,7 +71,7 @@ func Parse(name string, data []byte) ([]store.Enrolment, error) {
 
 // row is one raw row with its line.
 type row struct {
-	line                   int
+	line                    int
 	tid, keyVersion, msisdn string
 }
 
