@@ -395,7 +395,7 @@ func (o ops) Enqueue(ctx context.Context, m Message) (Message, error) {
 }
 
 func (o ops) Message(ctx context.Context, id int64) (Message, error) {
-	ms, err := o.messages(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`, id)
+	ms, err := o.messages(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`+o.lock(), id)
 	if err != nil {
 		return Message{}, err
 	}

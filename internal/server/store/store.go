@@ -209,7 +209,8 @@ type Tx interface {
 	// Enqueue stores a new queued message with its parts (Seq 1..n, state
 	// pending) and returns it with IDs set.
 	Enqueue(ctx context.Context, m Message) (Message, error)
-	// Message returns one message with its parts.
+	// Message returns one message with its parts; inside Update it locks
+	// the message's row.
 	Message(ctx context.Context, id int64) (Message, error)
 	// Messages returns a terminal's messages with their parts, oldest first.
 	Messages(ctx context.Context, terminalID string) ([]Message, error)
