@@ -113,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usageErr("--log-format: %v", err)
 		}
 	}
-	_ = newLogger(cfg.LogFormat, stderr)
+	log := newLogger(cfg.LogFormat, stderr)
 	switch cmd {
 	case "migrate":
 		if len(rest) > 0 {
@@ -130,6 +130,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usageErr("keys wants: keys derive TID")
 		}
 		return deriveKey(cfg, rest[1], stdout)
+	case "serve":
+		if len(rest) > 0 {
+			return usageErr("serve takes no arguments")
+		}
+		return serve(ctx, cfg, log)
 	default:
 		return usageErr("unknown command %q: want serve, migrate, enrol, keys or version", cmd)
 	}

@@ -117,6 +117,14 @@ func (s *sqlStore) Kind() string { return s.d.kind }
 
 func (s *sqlStore) Close() error { return s.db.Close() }
 
+func (s *sqlStore) Ping(ctx context.Context) error {
+	var one int
+	if err := s.row(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
 func (s *sqlStore) Update(ctx context.Context, fn func(tx Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {

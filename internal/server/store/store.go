@@ -247,6 +247,8 @@ type Store interface {
 	SchemaVersion(ctx context.Context) (current, want int64, err error)
 	// Migrate brings the schema to this build's version.
 	Migrate(ctx context.Context) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
 	// Kind is "sqlite" or "postgres".
 	Kind() string
 	// Close closes the database.

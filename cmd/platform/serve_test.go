@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"bindpay/internal/server/store"
+)
+
+func TestServeRefusesBadSecrets(t *testing.T) {
+	w := newWorld(t)
+	cfg := w.config
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
+master_key_file = %q
+listen = "127.0.0.1:0"
+[store]
+url = "sqlite://%s"
+migrate = true
+[link]
+sendsms_url = "http://127.0.0.1:1/cgi-bin/sendsms"
+dlr_url_base = "http://127.0.0.1:1"
+callback_key_file = %q
+`, w.masterKey, w.db, filepath.Join(w.dir, "callback.key"))), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(w.dir, "callback.key"), []byte("cb\n"), 0o600))
+
+	require.NoError(t, os.Chmod(w.masterKey, 0o644))
+	code, _, stderr := cli(t, "--config", cfg, "serve")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, w.masterKey)
+	require.NoError(t, os.Chmod(w.masterKey, 0o600))
+
+	require.NoError(t, os.Chmod(filepath.Join(w.dir, "callback.key"), 0o640))
+	code, _, stderr = cli(t, "--config", cfg, "serve")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "callback.key")
+	_, err := os.Stat(w.db)
+	assert.ErrorIs(t, err, os.ErrNotExist, "nothing was touched")
+	require.NoError(t, os.Chmod(filepath.Join(w.dir, "callback.key"), 0o600))
+
+	b, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cfg, []byte(strings.Replace(string(b), "migrate = true", "migrate = false", 1)), 0o644))
+	code, _, stderr = cli(t, "--config", cfg, "serve")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "schema version 0, this build wants 1", "an unmigrated store is refused, naming both versions")
+}
+
+func TestServeRefusesSimLink(t *testing.T) {
+	w := newWorld(t)
+	code, _, stderr := cli(t, "--config", w.config, "serve")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "bindpay-netsim")
+}
+
+// kannelFake plays Kannel's sendsms for the serve process: while down it
+// answers 503; it records every part it accepts.
+type kannelFake struct {
+	mu    sync.Mutex
+	down  bool
+	parts map[string][]string // to → texts of parts accepted
+}
+
+func (k *kannelFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.down {
+		http.Error(w, "Queue full", http.StatusServiceUnavailable)
+		return
+	}
+	q := r.URL.Query()
+	k.parts[q.Get("to")] = append(k.parts[q.Get("to")], q.Get("text"))
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = io.WriteString(w, "0: Accepted for delivery")
+}
+
+func (k *kannelFake) setDown(d bool) { k.mu.Lock(); k.down = d; k.mu.Unlock() }
+
+func (k *kannelFake) got(to string) string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return strings.Join(k.parts[to], "")
+}
+
+// serveProc is one bindpay-platform serve process.
+type serveProc struct {
+	cmd  *exec.Cmd
+	addr string
+	done chan error
+}
+
+var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+func startServe(t *testing.T, bin, cfg string) *serveProc {
+	t.Helper()
+	cmd := exec.Command(bin, "--config", cfg, "serve")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	p := &serveProc{cmd: cmd, done: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	select {
+	case p.addr = <-addr:
+	case err := <-p.done:
+		t.Fatalf("serve exited before listening: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not start listening within 60 s")
+	}
+	return p
+}
+
+// TestKill9LosesNothing: serve is killed with SIGKILL while MOs arrive and
+// while its confirmations cannot be sent; after a restart every
+// acknowledged MO has its binding and its confirmation reaches the SMS
+// centre, once per terminal.
+func TestKill9LosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	w := newWorld(t)
+	bin := filepath.Join(w.dir, "bindpay-platform")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+
+	kannel := &kannelFake{down: true, parts: map[string][]string{}}
+	ks := httptest.NewServer(kannel)
+	t.Cleanup(ks.Close)
+	keyFile := filepath.Join(w.dir, "callback.key")
+	require.NoError(t, os.WriteFile(keyFile, []byte("cb-key\n"), 0o600))
+	require.NoError(t, os.WriteFile(w.config, []byte(fmt.Sprintf(`
+master_key_file = %q
+listen = "127.0.0.1:0"
+[store]
+url = "sqlite://%s"
+migrate = true
+[link]
+sendsms_url = %q
+dlr_url_base = "http://127.0.0.1:1"
+callback_key_file = %q
+timeout = "2s"
+[outbox]
+poll = "50ms"
+retry_initial = "100ms"
+retry_max = "300ms"
+lease = "3s"
+`, w.masterKey, w.db, ks.URL+"/cgi-bin/sendsms", keyFile)), 0o644))
+	code, _, stderr := cli(t, "--config", w.config, "migrate")
+	require.Equal(t, exitOK, code, stderr)
+	const n = 8
+	var csv strings.Builder
+	for i := range n {
+		fmt.Fprintf(&csv, "STB%d,1,1470000000%d\n", i, i)
+	}
+	terminals := filepath.Join(w.dir, "t.csv")
+	require.NoError(t, os.WriteFile(terminals, []byte(csv.String()), 0o644))
+	code, _, stderr = cli(t, "--config", w.config, "enrol", terminals)
+	require.Equal(t, exitOK, code, stderr)
+
+	send := func(addr string, i int) bool {
+		q := url.Values{"key": {"cb-key"}, "from": {fmt.Sprintf("+861380013800%d", i)}, "to": {"10658000"},
+			"text": {fmt.Sprintf("BIND STB%d", i)}, "id": {fmt.Sprintf("mo-%d", i)}}
+		c := &http.Client{Timeout: 10 * time.Second}
+		resp, err := c.Get("http://" + addr + "/v1/sms/mo?" + q.Encode())
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+
+	p := startServe(t, bin, w.config)
+	acked := map[int]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	killAfter := 2 + rand.IntN(n-2) // kill while MOs are still arriving
+	for i := range n {
+		if i == killAfter {
+			require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if send(p.addr, i) {
+				mu.Lock()
+				acked[i] = true
+				mu.Unlock()
+			}
+		}()
+		if i < killAfter {
+			wg.Wait() // the first ones one by one: surely acknowledged before the kill
+		}
+	}
+	wg.Wait()
+	<-p.done
+	require.NotEmpty(t, acked)
+	for i := range killAfter {
+		require.True(t, acked[i], "MO %d was sent before the kill", i)
+	}
+
+	kannel.setDown(false)
+	p = startServe(t, bin, w.config)
+	for i := range n { // the gateway retries what was not acknowledged; duplicates of the rest change nothing
+		if !acked[i] {
+			require.True(t, send(p.addr, i), "MO %d after the restart", i)
+		}
+	}
+	require.True(t, send(p.addr, 0), "a duplicate is acknowledged")
+	for i := range n {
+		to := fmt.Sprintf("+861470000000%d", i)
+		require.Eventually(t, func() bool { return strings.Contains(kannel.got(to), "BP1 t=STB") }, 60*time.Second, 50*time.Millisecond,
+			"the confirmation of terminal STB%d reaches the SMS centre", i)
+	}
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, <-p.done, "a graceful stop exits 0")
+
+	s, err := store.Open(context.Background(), "sqlite://"+w.db, false)
+	require.NoError(t, err)
+	defer s.Close()
+	for i := range n {
+		tid := fmt.Sprintf("STB%d", i)
+		tm, err := s.Terminal(context.Background(), tid)
+		require.NoError(t, err)
+		assert.Equal(t, store.TerminalBound, tm.State, tid)
+		msgs, err := s.Messages(context.Background(), tid)
+		require.NoError(t, err)
+		confirmations := 0
+		for _, m := range msgs {
+			if m.Kind == store.KindConfirmation {
+				confirmations++
+				assert.Equal(t, store.MessageSent, m.State, "%s: message %d", tid, m.ID)
+			}
+		}
+		assert.Equal(t, 1, confirmations, "%s: one confirmation however often the MO came", tid)
+	}
+}
