@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"bindpay/internal/server/store"
+	"bindpay/internal/server/store/storetest"
 )
 
 func TestServeRefusesBadSecrets(t *testing.T) {
@@ -144,21 +145,25 @@ func startServe(t *testing.T, bin, cfg string) *serveProc {
 	return p
 }
 
-// TestKill9LosesNothing: serve is killed with SIGKILL while MOs arrive and
-// while its confirmations cannot be sent; after a restart every
-// acknowledged MO has its binding and its confirmation reaches the SMS
-// centre, once per terminal.
-func TestKill9LosesNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	w := newWorld(t)
-	bin := filepath.Join(w.dir, "bindpay-platform")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
+// platformWorld is a built binary, a fake Kannel and a config over a store.
+type platformWorld struct {
+	world
+	bin    string
+	kannel *kannelFake
+	store  string
+}
 
-	kannel := &kannelFake{down: true, parts: map[string][]string{}}
-	ks := httptest.NewServer(kannel)
+func newPlatformWorld(t *testing.T, storeURL string) *platformWorld {
+	t.Helper()
+	w := newWorld(t)
+	p := &platformWorld{world: w, bin: filepath.Join(w.dir, "bindpay-platform"), store: storeURL}
+	if p.store == "" {
+		p.store = "sqlite://" + w.db
+	}
+	out, err := exec.Command("go", "build", "-o", p.bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	p.kannel = &kannelFake{down: true, parts: map[string][]string{}}
+	ks := httptest.NewServer(p.kannel)
 	t.Cleanup(ks.Close)
 	keyFile := filepath.Join(w.dir, "callback.key")
 	require.NoError(t, os.WriteFile(keyFile, []byte("cb-key\n"), 0o600))
@@ -166,7 +171,7 @@ func TestKill9LosesNothing(t *testing.T) {
 master_key_file = %q
 listen = "127.0.0.1:0"
 [store]
-url = "sqlite://%s"
+url = %q
 migrate = true
 [link]
 sendsms_url = %q
@@ -178,77 +183,49 @@ poll = "50ms"
 retry_initial = "100ms"
 retry_max = "300ms"
 lease = "3s"
-`, w.masterKey, w.db, ks.URL+"/cgi-bin/sendsms", keyFile)), 0o644))
+`, w.masterKey, p.store, ks.URL+"/cgi-bin/sendsms", keyFile)), 0o644))
 	code, _, stderr := cli(t, "--config", w.config, "migrate")
 	require.Equal(t, exitOK, code, stderr)
-	const n = 8
+	return p
+}
+
+// enrol enrols STB0…STB<n-1>, terminal i with SIM +861470000000i.
+func (p *platformWorld) enrol(t *testing.T, n int) {
+	t.Helper()
 	var csv strings.Builder
 	for i := range n {
 		fmt.Fprintf(&csv, "STB%d,1,1470000000%d\n", i, i)
 	}
-	terminals := filepath.Join(w.dir, "t.csv")
+	terminals := filepath.Join(p.dir, "t.csv")
 	require.NoError(t, os.WriteFile(terminals, []byte(csv.String()), 0o644))
-	code, _, stderr = cli(t, "--config", w.config, "enrol", terminals)
+	code, _, stderr := cli(t, "--config", p.config, "enrol", terminals)
 	require.Equal(t, exitOK, code, stderr)
+}
 
-	send := func(addr string, i int) bool {
-		q := url.Values{"key": {"cb-key"}, "from": {fmt.Sprintf("+861380013800%d", i)}, "to": {"10658000"},
-			"text": {fmt.Sprintf("BIND STB%d", i)}, "id": {fmt.Sprintf("mo-%d", i)}}
-		c := &http.Client{Timeout: 10 * time.Second}
-		resp, err := c.Get("http://" + addr + "/v1/sms/mo?" + q.Encode())
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+// sendMO is the gateway's get-url for "BIND STB<i>" from phone i; it
+// reports whether the platform acknowledged it.
+func sendMO(addr string, i int) bool {
+	q := url.Values{"key": {"cb-key"}, "from": {fmt.Sprintf("+861380013800%d", i)}, "to": {"10658000"},
+		"text": {fmt.Sprintf("BIND STB%d", i)}, "id": {fmt.Sprintf("mo-%d", i)}}
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get("http://" + addr + "/v1/sms/mo?" + q.Encode())
+	if err != nil {
+		return false
 	}
+	defer resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
 
-	p := startServe(t, bin, w.config)
-	acked := map[int]bool{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	killAfter := 2 + rand.IntN(n-2) // kill while MOs are still arriving
-	for i := range n {
-		if i == killAfter {
-			require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if send(p.addr, i) {
-				mu.Lock()
-				acked[i] = true
-				mu.Unlock()
-			}
-		}()
-		if i < killAfter {
-			wg.Wait() // the first ones one by one: surely acknowledged before the kill
-		}
-	}
-	wg.Wait()
-	<-p.done
-	require.NotEmpty(t, acked)
-	for i := range killAfter {
-		require.True(t, acked[i], "MO %d was sent before the kill", i)
-	}
-
-	kannel.setDown(false)
-	p = startServe(t, bin, w.config)
-	for i := range n { // the gateway retries what was not acknowledged; duplicates of the rest change nothing
-		if !acked[i] {
-			require.True(t, send(p.addr, i), "MO %d after the restart", i)
-		}
-	}
-	require.True(t, send(p.addr, 0), "a duplicate is acknowledged")
+// checkOneConfirmationEach: every terminal is bound and has exactly one
+// confirmation, whose text reached the SMS centre once.
+func (p *platformWorld) checkOneConfirmationEach(t *testing.T, n int) {
+	t.Helper()
 	for i := range n {
 		to := fmt.Sprintf("+861470000000%d", i)
-		require.Eventually(t, func() bool { return strings.Contains(kannel.got(to), "BP1 t=STB") }, 60*time.Second, 50*time.Millisecond,
+		require.Eventually(t, func() bool { return strings.Contains(p.kannel.got(to), "BP1 t=STB") }, 60*time.Second, 50*time.Millisecond,
 			"the confirmation of terminal STB%d reaches the SMS centre", i)
 	}
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, <-p.done, "a graceful stop exits 0")
-
-	s, err := store.Open(context.Background(), "sqlite://"+w.db, false)
+	s, err := store.Open(context.Background(), p.store, false)
 	require.NoError(t, err)
 	defer s.Close()
 	for i := range n {
@@ -262,9 +239,98 @@ lease = "3s"
 		for _, m := range msgs {
 			if m.Kind == store.KindConfirmation {
 				confirmations++
-				assert.Equal(t, store.MessageSent, m.State, "%s: message %d", tid, m.ID)
 			}
 		}
 		assert.Equal(t, 1, confirmations, "%s: one confirmation however often the MO came", tid)
+		got := p.kannel.got(fmt.Sprintf("+861470000000%d", i))
+		assert.Equal(t, 1, strings.Count(got, "BP1 t="+tid+" "), "%s: the SMS centre got its confirmation once: %q", tid, got)
+	}
+}
+
+// TestKill9LosesNothing: serve is killed with SIGKILL while MOs arrive and
+// while its confirmations cannot be sent; after a restart every
+// acknowledged MO has its binding and its confirmation reaches the SMS
+// centre, once per terminal. On SQLite, and on PostgreSQL.
+func TestKill9LosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Run("sqlite", func(t *testing.T) { testKill9(t, "") })
+	t.Run("postgres", func(t *testing.T) { testKill9(t, storetest.PostgresURL(t)) })
+}
+
+func testKill9(t *testing.T, storeURL string) {
+	w := newPlatformWorld(t, storeURL)
+	const n = 8
+	w.enrol(t, n)
+
+	p := startServe(t, w.bin, w.config)
+	acked := map[int]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	killAfter := 2 + rand.IntN(n-2) // kill while MOs are still arriving
+	for i := range n {
+		if i == killAfter {
+			require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if sendMO(p.addr, i) {
+				mu.Lock()
+				acked[i] = true
+				mu.Unlock()
+			}
+		}()
+		if i < killAfter {
+			wg.Wait() // the first ones one by one: surely acknowledged before the kill
+		}
+	}
+	wg.Wait()
+	<-p.done
+	for i := range killAfter {
+		require.True(t, acked[i], "MO %d was sent before the kill", i)
+	}
+
+	w.kannel.setDown(false)
+	p = startServe(t, w.bin, w.config)
+	for i := range n { // the gateway retries what was not acknowledged; duplicates of the rest change nothing
+		if !acked[i] {
+			require.True(t, sendMO(p.addr, i), "MO %d after the restart", i)
+		}
+	}
+	require.True(t, sendMO(p.addr, 0), "a duplicate is acknowledged")
+	w.checkOneConfirmationEach(t, n)
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, <-p.done, "a graceful stop exits 0")
+}
+
+// TestTwoNodesOnePostgres: two serve processes share one PostgreSQL; MOs
+// (and their duplicates) arrive at both; every terminal is bound once and
+// its confirmation sent once.
+func TestTwoNodesOnePostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	w := newPlatformWorld(t, storetest.PostgresURL(t))
+	const n = 8
+	w.enrol(t, n)
+	a, b := startServe(t, w.bin, w.config), startServe(t, w.bin, w.config)
+	var wg sync.WaitGroup
+	for i := range n {
+		for _, p := range []*serveProc{a, b} { // the gateway delivers each MO to both nodes at once
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				assert.True(t, sendMO(p.addr, i), "MO %d", i)
+			}()
+		}
+	}
+	wg.Wait()
+	w.kannel.setDown(false)
+	w.checkOneConfirmationEach(t, n)
+	for _, p := range []*serveProc{a, b} {
+		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+		require.NoError(t, <-p.done)
 	}
 }
