@@ -94,6 +94,9 @@ func (w *Worker) Run(ctx context.Context) error {
 // RunOnce claims one batch of due messages and works it; it returns how
 // many messages it claimed.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	if err := w.expireSent(ctx); err != nil {
+		return 0, err
+	}
 	ms, err := w.cfg.Store.ClaimMessages(ctx, w.cfg.Owner, w.cfg.Now(), w.cfg.Lease, w.cfg.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: claim: %w", err)
@@ -204,6 +207,39 @@ func (w *Worker) settle(ctx context.Context, id int64, owner, why string) error 
 		}
 		return tx.Audit(ctx, store.AuditEntry{At: now, TerminalID: m.TerminalID, Actor: "outbox", Event: "confirmation_" + string(state), Detail: detail})
 	})
+}
+
+// expireSent ends messages the SMS centre accepted but never reported
+// delivered within their validity period: their accepted parts expire.
+func (w *Worker) expireSent(ctx context.Context) error {
+	ids, err := w.cfg.Store.SentPastValidity(ctx, w.cfg.Now(), w.cfg.Batch)
+	if err != nil {
+		return fmt.Errorf("outbox: expiry: %w", err)
+	}
+	for _, id := range ids {
+		err := w.cfg.Store.Update(ctx, func(tx store.Tx) error {
+			m, err := tx.Message(ctx, id)
+			if err != nil || m.State != store.MessageSent {
+				return err
+			}
+			for _, p := range m.Parts {
+				if p.State == store.PartAccepted {
+					p.State = store.PartExpired
+					if err := tx.UpdatePart(ctx, p, w.cfg.Now()); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("outbox: expire message %d: %w", id, err)
+		}
+		if err := w.settle(ctx, id, "", "no delivery receipt within the validity period"); err != nil {
+			return fmt.Errorf("outbox: expire message %d: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // Aggregate is a message's state from its parts' states: queued while a

@@ -156,6 +156,25 @@ func TestRetryThenExpire(t *testing.T) {
 	assert.Equal(t, []string{"confirmation_expired"}, f.events(t))
 }
 
+func TestSentButNeverDeliveredExpires(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	m := f.enqueue(t, store.KindConfirmation, "a", "b")
+	_, err := f.w.RunOnce(ctx)
+	require.NoError(t, err)
+	got := f.message(t, m.ID)
+	require.Equal(t, store.MessageSent, got.State)
+	require.NoError(t, f.w.Receipt(ctx, got.Parts[0].ID, DLRDelivered))
+
+	f.now = m.ValidUntil
+	_, err = f.w.RunOnce(ctx)
+	require.NoError(t, err)
+	got = f.message(t, m.ID)
+	assert.Equal(t, store.MessageExpired, got.State)
+	assert.Equal(t, []store.PartState{store.PartDelivered, store.PartExpired}, []store.PartState{got.Parts[0].State, got.Parts[1].State})
+	assert.Equal(t, []string{"confirmation_sent", "confirmation_expired"}, f.events(t))
+}
+
 func TestRejectedFails(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)

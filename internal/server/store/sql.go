@@ -532,6 +532,27 @@ func (o ops) UpdateMessage(ctx context.Context, m Message, owner string, now tim
 	return nil
 }
 
+func (o ops) SentPastValidity(ctx context.Context, now time.Time, limit int) ([]int64, error) {
+	rows, err := o.query(ctx, `SELECT id FROM messages WHERE state = ? AND valid_until <= ? ORDER BY valid_until, id LIMIT ?`,
+		MessageSent, ts(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: messages past validity: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: messages past validity: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: messages past validity: %w", err)
+	}
+	return ids, nil
+}
+
 func (o ops) Part(ctx context.Context, id int64) (Part, error) {
 	p, err := scanPart(o.row(ctx, `SELECT `+partCols+` FROM message_parts WHERE id = ?`+o.lock(), id))
 	if err != nil {

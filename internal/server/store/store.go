@@ -223,6 +223,9 @@ type Tx interface {
 	// last error and lease, if owner still holds its lease (else
 	// ErrLeaseLost); owner "" writes whoever holds it (operators).
 	UpdateMessage(ctx context.Context, m Message, owner string, now time.Time) error
+	// SentPastValidity returns the IDs of up to limit sent messages (parts
+	// accepted, not all delivered) whose validity ended at or before now.
+	SentPastValidity(ctx context.Context, now time.Time, limit int) ([]int64, error)
 	// Part returns one part.
 	Part(ctx context.Context, id int64) (Part, error)
 	// UpdatePart writes a part's SMSC id and state.

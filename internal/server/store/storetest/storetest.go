@@ -392,6 +392,13 @@ func testOutbox(t *testing.T, s store.Store) {
 	assert.Equal(t, store.MessageSent, all[0].State)
 	assert.Equal(t, later.ID, all[1].ID)
 
+	past, err := s.SentPastValidity(ctx, t0.Add(23*time.Hour), 10)
+	require.NoError(t, err)
+	assert.Empty(t, past, "still valid")
+	past, err = s.SentPastValidity(ctx, t0.Add(24*time.Hour), 10)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{m.ID}, past, "sent and past its validity; the queued one is not listed")
+
 	cancelled := all[1]
 	cancelled.State = store.MessageCancelled
 	require.NoError(t, s.UpdateMessage(ctx, cancelled, "", t0.Add(time.Minute)), "an operator needs no lease")
