@@ -298,16 +298,23 @@ func (w *Worker) Receipt(ctx context.Context, id int64, typ int) error {
 	default:
 		return nil
 	}
-	var msgID int64
-	err := w.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		p, err := tx.Part(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("outbox: receipt for part %d: %w", id, ErrUnknownPart)
+	p, err := w.cfg.Store.Part(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("outbox: receipt for part %d: %w", id, ErrUnknownPart)
+	}
+	if err != nil {
+		return err
+	}
+	msgID := p.MessageID
+	// Lock order everywhere: the message, then its parts.
+	err = w.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Message(ctx, msgID); err != nil {
+			return err
 		}
+		p, err := tx.Part(ctx, id)
 		if err != nil {
 			return err
 		}
-		msgID = p.MessageID
 		if p.State != store.PartAccepted && p.State != store.PartPending {
 			msgID = 0
 			return nil
