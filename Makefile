@@ -11,7 +11,7 @@ GOFLAGS_BUILD := -trimpath -tags "$(TAGS)" -ldflags "$(LDFLAGS)"
 # Short fuzz runs that are part of `make test` (seconds each).
 FUZZTIME ?= 20000x
 
-.PHONY: help build test test-long check fmt-check vet unit fuzz tidy-check demo clean cross package test-cross deploy-check
+.PHONY: help build test test-long test-pg check fmt-check vet unit fuzz tidy-check demo clean cross package test-cross deploy-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -29,6 +29,9 @@ KILL_ITERATIONS ?= 200
 
 test-long: test ## test, then the kill -9 e2e test at full length (BINDPAY_KILL_SEED=n replays a run)
 	BINDPAY_KILL_ITERATIONS=$(KILL_ITERATIONS) $(GO) test -race -count=1 -timeout 15m -run '^TestKillDuringActivation$$' ./e2e
+
+test-pg: ## the store and platform tests on a throwaway PostgreSQL cluster (as .ci/run starts it; installs Debian's postgresql if missing)
+	bash -c '. .ci/postgres.sh && trap stop_test_postgres EXIT && start_test_postgres && $(GO) test -race -count=1 ./internal/server/... ./cmd/platform'
 
 check: test tidy-check ## test, plus a check that go.mod and go.sum are tidy
 
