@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -102,24 +103,31 @@ func (k *kannelFake) got(to string) string {
 
 // serveProc is one bindpay-platform serve process.
 type serveProc struct {
-	cmd  *exec.Cmd
-	addr string
-	done chan error
+	cmd      *exec.Cmd
+	addr     string
+	done     chan error
+	stopping chan struct{} // closed when serve logs that it is stopping
 }
 
 var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
-func startServe(t *testing.T, bin, cfg string) *serveProc {
+func startServe(t *testing.T, bin, cfg string, env ...string) *serveProc {
 	t.Helper()
 	cmd := exec.Command(bin, "--config", cfg, "serve")
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	p := &serveProc{cmd: cmd, done: make(chan error, 1)}
+	p := &serveProc{cmd: cmd, done: make(chan error, 1), stopping: make(chan struct{})}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		stopped := false
 		for sc.Scan() {
+			if !stopped && strings.Contains(sc.Text(), `msg="stopping`) {
+				stopped = true
+				close(p.stopping)
+			}
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case addr <- m[1]:
@@ -333,4 +341,93 @@ func TestTwoNodesOnePostgres(t *testing.T) {
 		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 		require.NoError(t, <-p.done)
 	}
+}
+
+// TestServeNotifiesSystemd: READY=1 once listening, WATCHDOG=1 while the
+// store answers, STOPPING=1 at SIGTERM (Type=notify, WatchdogSec).
+func TestServeNotifiesSystemd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	w := newPlatformWorld(t, "")
+	sock := filepath.Join(w.dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	msgs := make(chan string, 64)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	want := func(s string) {
+		t.Helper()
+		timeout := time.After(30 * time.Second)
+		for {
+			select {
+			case m, ok := <-msgs:
+				require.True(t, ok, "notify socket closed before %q", s)
+				if strings.Contains(m, s) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no %q from serve within 30 s", s)
+			}
+		}
+	}
+	p := startServe(t, w.bin, w.config, "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000")
+	want("READY=1")
+	want("WATCHDOG=1")
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	want("STOPPING=1")
+	require.NoError(t, <-p.done)
+}
+
+// TestServeDrainsOnSIGTERM: an MO still waiting for the OSS when SIGTERM
+// comes is answered (and committed) before serve exits 0.
+func TestServeDrainsOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	w := newPlatformWorld(t, "")
+	w.enrol(t, 1)
+	inOSS, release := make(chan struct{}, 1), make(chan struct{})
+	oss := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		inOSS <- struct{}{}
+		<-release
+		_, _ = io.WriteString(rw, `{"allow":true}`)
+	}))
+	t.Cleanup(oss.Close)
+	f, err := os.OpenFile(w.config, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(f, "\n[oss]\nurl = %q\ntimeout = \"30s\"\n", oss.URL)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	p := startServe(t, w.bin, w.config)
+	acked := make(chan bool, 1)
+	go func() { acked <- sendMO(p.addr, 0) }()
+	<-inOSS // the MO's request is in flight, waiting for the OSS
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select { // serve is draining while the request waits for the OSS
+	case <-p.stopping:
+	case err := <-p.done:
+		t.Fatalf("serve exited at SIGTERM before draining: %v", err)
+	}
+	close(release)
+	require.True(t, <-acked, "the request in flight is answered")
+	require.NoError(t, <-p.done, "then serve exits 0")
+
+	s, err := store.Open(context.Background(), w.store, false)
+	require.NoError(t, err)
+	defer s.Close()
+	tm, err := s.Terminal(context.Background(), "STB0")
+	require.NoError(t, err)
+	assert.Equal(t, store.TerminalBound, tm.State)
 }
