@@ -81,6 +81,18 @@ func TestVersion(t *testing.T) {
 	assert.Equal(t, "bindpay-platform dev\n", out)
 }
 
+func TestKeysDeriveNeedsOnlyTheMasterKey(t *testing.T) {
+	w := newWorld(t)
+	cfg := filepath.Join(w.dir, "factory.toml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("master_key_file = %q\n", w.masterKey)), 0o644))
+	code, out, stderr := cli(t, "--config", cfg, "keys", "derive", "STB1")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Len(t, strings.TrimSpace(out), 64)
+	code, _, stderr = cli(t, "--config", cfg, "serve")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "link.sendsms_url", "serve needs its link")
+}
+
 func TestKeysDerive(t *testing.T) {
 	w := newWorld(t)
 	code, out, stderr := cli(t, "--config", w.config, "keys", "derive", "STB0012345678")

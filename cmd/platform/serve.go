@@ -26,6 +26,9 @@ const drainTimeout = 20 * time.Second
 // reported at once), then the store, READY=1, the watchdog, and at the end
 // a graceful shutdown that drains requests, then the background loops.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if err := cfg.CheckLink(); err != nil {
+		return usageErr("config: %v", err)
+	}
 	sec, err := secrets(cfg)
 	if err != nil {
 		return err

@@ -10,11 +10,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// load loads content and checks its link, as serve does.
 func load(t *testing.T, content string) (Config, error) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "platform.toml")
 	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
-	return Load(p, true)
+	c, err := Load(p, true)
+	if err != nil {
+		return c, err
+	}
+	return c, c.CheckLink()
 }
 
 func TestLoad(t *testing.T) {
@@ -74,7 +79,9 @@ func TestLoadMissing(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "none.toml")
 	_, err := Load(missing, true)
 	require.ErrorIs(t, err, os.ErrNotExist, "a file named by --config must exist")
-	_, err = Load(missing, false)
-	require.Error(t, err, "the default http link needs its keys")
+	c, err := Load(missing, false)
+	require.NoError(t, err, "no default file: the defaults")
+	err = c.CheckLink()
+	require.Error(t, err, "the default http link needs its keys to serve")
 	assert.Contains(t, err.Error(), "link.sendsms_url")
 }
