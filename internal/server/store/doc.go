@@ -14,8 +14,9 @@
 //
 // Transactions: every method of [Tx] runs on its own (auto-commit) when
 // called on the Store, or inside the transaction of [Store.Update]. Inside
-// Update, reads of a terminal, an activation or due work lock the rows they
-// return on PostgreSQL (SELECT … FOR UPDATE); on SQLite every Update is a
+// Update, reads of one terminal, activation, message or part lock the row
+// they return on PostgreSQL (SELECT … FOR UPDATE; always a message before
+// its parts); on SQLite every Update is a
 // BEGIN IMMEDIATE transaction, which holds the database's one write lock.
 // So "binding + confirmation MT + audit entry" is one Update, and two nodes
 // can never bind one terminal twice.

@@ -6,6 +6,7 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -74,6 +75,19 @@ func testSchema(t *testing.T, u string) {
 	s, err = store.Open(ctx, u, false)
 	require.NoError(t, err, "a current schema opens without migrate")
 	require.NoError(t, s.Close())
+
+	// A database migrated by a newer build is refused too.
+	kind, dsn, err := store.ParseURL(u)
+	require.NoError(t, err)
+	db, err := sql.Open(map[string]string{"sqlite": "sqlite", "postgres": "pgx"}[kind], dsn)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "INSERT INTO goose_db_version (version_id, is_applied) VALUES (99, TRUE)")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	_, err = store.Open(ctx, u, false)
+	require.ErrorIs(t, err, store.ErrSchema)
+	assert.Contains(t, err.Error(), "schema version 99, this build wants 1")
+	assert.Contains(t, err.Error(), "older than the database")
 }
 
 func testEnrol(t *testing.T, s store.Store) {
