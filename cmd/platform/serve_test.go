@@ -156,10 +156,14 @@ func startServe(t *testing.T, bin, cfg string, env ...string) *serveProc {
 // platformWorld is a built binary, a fake Kannel and a config over a store.
 type platformWorld struct {
 	world
-	bin    string
-	kannel *kannelFake
-	store  string
+	bin       string
+	kannel    *kannelFake
+	kannelSrv *httptest.Server
+	store     string
 }
+
+// kannelURL is the fake Kannel's sendsms URL in the config.
+func (p *platformWorld) kannelURL() string { return p.kannelSrv.URL + "/cgi-bin/sendsms" }
 
 func newPlatformWorld(t *testing.T, storeURL string) *platformWorld {
 	t.Helper()
@@ -173,6 +177,7 @@ func newPlatformWorld(t *testing.T, storeURL string) *platformWorld {
 	p.kannel = &kannelFake{down: true, parts: map[string][]string{}}
 	ks := httptest.NewServer(p.kannel)
 	t.Cleanup(ks.Close)
+	p.kannelSrv = ks
 	keyFile := filepath.Join(w.dir, "callback.key")
 	require.NoError(t, os.WriteFile(keyFile, []byte("cb-key\n"), 0o600))
 	require.NoError(t, os.WriteFile(w.config, []byte(fmt.Sprintf(`
