@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -19,6 +20,9 @@ import (
 
 //go:embed migrations
 var migrations embed.FS
+
+// maxConns bounds each node's database connections.
+const maxConns = 16
 
 // gooseTable is goose's version table.
 const gooseTable = "goose_db_version"
@@ -79,6 +83,12 @@ func Open(ctx context.Context, u string, migrate bool) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", redact(u), err)
 	}
+	// A bounded pool: 16 connections a node is plenty for short
+	// transactions, and N nodes stay within PostgreSQL's max_connections
+	// (100 by default) for N up to 6.
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", redact(u), err)
