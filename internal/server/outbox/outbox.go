@@ -122,6 +122,11 @@ func (w *Worker) send(ctx context.Context, m store.Message) error {
 		if p.State != store.PartPending {
 			continue
 		}
+		// Each part gets a whole lease: a long message never outlives it
+		// while this worker is still sending.
+		if err := w.cfg.Store.RenewLease(ctx, m.ID, w.cfg.Owner, w.cfg.Now().Add(w.cfg.Lease)); err != nil {
+			return err
+		}
 		sctx, cancel := context.WithTimeout(ctx, w.cfg.LinkTimeout)
 		res, err := w.cfg.Link.Send(sctx, link.Part{ID: p.ID, MessageID: m.ID, From: m.From, To: m.To, Text: p.Text,
 			Concat: smsenc.Concat{Ref: byte(m.ID), Seq: p.Seq, Total: len(m.Parts)}})

@@ -507,6 +507,20 @@ func (o ops) ClaimMessages(ctx context.Context, owner string, now time.Time, lea
 	return out, nil
 }
 
+func (o ops) RenewLease(ctx context.Context, id int64, owner string, until time.Time) error {
+	res, err := o.exec(ctx, `UPDATE messages SET lease_until = ? WHERE id = ? AND lease_owner = ? AND state = ?`,
+		ts(until), id, owner, MessageQueued)
+	if err != nil {
+		return fmt.Errorf("store: renew lease of message %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("store: renew lease of message %d: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("store: renew lease of message %d: %w: %s no longer holds it", id, ErrLeaseLost, owner)
+	}
+	return nil
+}
+
 func (o ops) UpdateMessage(ctx context.Context, m Message, owner string, now time.Time) error {
 	q := `UPDATE messages SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, lease_owner = ?,
 		lease_until = ?, updated_at = ? WHERE id = ?`

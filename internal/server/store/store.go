@@ -219,6 +219,9 @@ type Tx interface {
 	// now+lease, and returns them with their parts. Two claimers never get
 	// the same message while its lease runs.
 	ClaimMessages(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Message, error)
+	// RenewLease extends owner's lease on a message to until (ErrLeaseLost
+	// when owner no longer holds it).
+	RenewLease(ctx context.Context, id int64, owner string, until time.Time) error
 	// UpdateMessage writes the message's state, attempts, next attempt,
 	// last error and lease, if owner still holds its lease (else
 	// ErrLeaseLost); owner "" writes whoever holds it (operators).

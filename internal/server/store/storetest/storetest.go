@@ -377,6 +377,12 @@ func testOutbox(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.Len(t, stolen, 1, "an expired lease is taken over")
 
+	require.ErrorIs(t, s.RenewLease(ctx, m.ID, "node-a", t0.Add(time.Hour)), store.ErrLeaseLost, "node-b holds it now")
+	require.NoError(t, s.RenewLease(ctx, m.ID, "node-b", t0.Add(3*time.Minute+30*time.Second)))
+	none, err = s.ClaimMessages(ctx, "node-c", t0.Add(3*time.Minute), time.Minute, 10)
+	require.NoError(t, err)
+	assert.Empty(t, none, "a renewed lease holds past its first end")
+
 	msg := claimed[0]
 	msg.Attempts, msg.LastError = 1, "link down"
 	err = s.UpdateMessage(ctx, msg, "node-a", t0.Add(2*time.Minute))
