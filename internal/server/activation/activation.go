@@ -5,7 +5,10 @@
 // policy call with a timeout) decides, and the binding, the confirmation
 // MT, the reply to the phone and the audit entry are committed in one
 // more transaction. An OSS that fails or times out leaves the activation
-// pending; it is retried with backoff by [Service.Run].
+// pending; it is retried with backoff by [Service.Run]. A node running an
+// activation's OSS step holds a claim on it (its next attempt pushed past
+// the OSS timeout), so that the retry loops of other nodes leave it alone
+// unless the node dies.
 //
 // The rules are pure functions (ParseMO, Decide, TokenNonce, Backoff,
 // Lang, ReplyText), table-tested; the Service only sequences them around
@@ -144,8 +147,11 @@ func (s *Service) ReceiveMO(ctx context.Context, in MO) (Result, error) {
 		if err != nil {
 			return err
 		}
+		// Claimed by this node's inline OSS step below; should this process
+		// die before it is done, the retry loop of any node takes it up
+		// once the claim has run out.
 		a := store.Activation{TerminalID: t.ID, MSISDN: sender, Nonce: req.Nonce, MOID: mo.ID, Lang: lang,
-			State: store.ActivationPending, NextAttempt: now, CreatedAt: now}
+			State: store.ActivationPending, NextAttempt: now.Add(s.claim()), CreatedAt: now}
 		if t.State == store.TerminalBound && t.MSISDN != sender {
 			a.State, a.Reason = store.ActivationRefused, "bound to another number"
 		}
@@ -457,10 +463,31 @@ var (
 	ErrNotPending = errors.New("activation is not pending")
 )
 
-// RunDue runs the OSS step of every due pending activation once and
-// returns how many it tried.
+// claim is how long a node holds an activation it is running the OSS
+// step of: other nodes' retry loops leave it alone meanwhile.
+func (s *Service) claim() time.Duration { return 2*s.cfg.OSSTimeout + 10*time.Second }
+
+// RunDue claims the due pending activations (rows another node is
+// claiming are skipped), runs their OSS step once, and returns how many it
+// tried.
 func (s *Service) RunDue(ctx context.Context) (int, error) {
-	due, err := s.cfg.Store.DueActivations(ctx, s.cfg.Now(), 32)
+	var due []store.Activation
+	err := s.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		now := s.cfg.Now()
+		list, err := tx.DueActivations(ctx, now, 32)
+		if err != nil {
+			return err
+		}
+		due = due[:0]
+		for _, a := range list {
+			a.NextAttempt = now.Add(s.claim())
+			if a, err = tx.UpdateActivation(ctx, a, now); err != nil {
+				return err
+			}
+			due = append(due, a)
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("activation: due: %w", err)
 	}

@@ -339,3 +339,27 @@ func TestAdminOperations(t *testing.T) {
 	assert.Equal(t, store.TerminalUnbound, un.State)
 	assert.Empty(t, un.Token)
 }
+
+// TestOSSStepIsClaimed: while one node runs an activation's OSS step,
+// another node's retry loop leaves it alone, until the claim runs out.
+func TestOSSStepIsClaimed(t *testing.T) {
+	ctx := context.Background()
+	oss := &scriptOSS{}
+	f := newFixture(t, oss)
+	f.enrol(t, "STB1", "+8614700000001")
+	var seen []int
+	oss.fn = func() (OSSDecision, error) {
+		saved := f.now
+		f.now = f.now.Add(f.svc.claim() - time.Second)
+		n, err := f.svc.RunDue(ctx) // another node's loop, during the call
+		require.NoError(t, err)
+		seen = append(seen, n)
+		f.now = saved
+		return OSSDecision{Allow: true}, nil
+	}
+	res, err := f.svc.ReceiveMO(ctx, MO{SMSCID: "1", From: "+8613800138000", To: "10658000", Text: "BIND STB1"})
+	require.NoError(t, err)
+	assert.Equal(t, OutcomeActivated, res.Outcome)
+	assert.Equal(t, []int{0}, seen, "the claimed activation was not taken by the other loop")
+	assert.Equal(t, 1, oss.calls, "one OSS call")
+}
