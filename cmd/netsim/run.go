@@ -256,8 +256,8 @@ func post(ctx context.Context, base, path string, v any, want int, out any) erro
 	}
 	if resp.StatusCode != want {
 		var e netsim.Error
-		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return fmt.Errorf("refused: %s (%s, HTTP %d)", e.Error, e.Code, resp.StatusCode)
+		if json.Unmarshal(data, &e) == nil && e.Message != "" {
+			return fmt.Errorf("refused: %s (%s, HTTP %d)", e.Message, e.Code, resp.StatusCode)
 		}
 		return fmt.Errorf("HTTP %s: %.200q", resp.Status, data)
 	}

@@ -2,27 +2,44 @@ package netsim
 
 import (
 	"context"
-	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/warthog618/sms"
+	"github.com/warthog618/sms/encoding/pdumode"
+	"github.com/warthog618/sms/encoding/tpdu"
 
 	"bindpay/internal/confirm"
 	"bindpay/internal/modemsim"
+	"bindpay/internal/server/activation"
+	"bindpay/internal/server/config"
+	"bindpay/internal/server/enrol"
+	"bindpay/internal/server/link"
+	"bindpay/internal/server/node"
+	"bindpay/internal/server/number"
+	"bindpay/internal/server/store"
 )
 
 // DefaultServiceNumber is the activation number users text, and the number
 // the confirmation comes from, unless configured otherwise.
 const DefaultServiceNumber = "10658000"
 
-// maxNonces is how many issued nonces are remembered per terminal.
-const maxNonces = 16
+// maxPhoneInbox bounds how many SMS to phones are remembered.
+const maxPhoneInbox = 64
 
-// Errors of the SMS platform and OSS; callers use errors.Is. The HTTP API
-// maps them to status codes and says which one in its JSON error.
+// Errors of the simulated SMS centre and of the platform's outcomes for an
+// MO; callers use errors.Is. The HTTP API maps them to status codes and
+// says which one in its JSON error.
 var (
 	// ErrClosed: the Network was closed.
 	ErrClosed = errors.New("network closed")
@@ -36,9 +53,15 @@ var (
 	ErrUnknownTerminal = errors.New("unknown terminal")
 	// ErrNoModem: the terminal has no modem (SIM) to receive SMS.
 	ErrNoModem = errors.New("terminal has no modem")
+	// ErrBoundOther: the terminal is bound to another number; the platform
+	// refuses (the operator unbinds first).
+	ErrBoundOther = errors.New("terminal bound to another number")
+	// ErrNotActivated: the platform did not activate (refused by policy,
+	// failed, cancelled or still pending); the error says which.
+	ErrNotActivated = errors.New("not activated")
 )
 
-// Deliverer is the terminal's SIM as the SMS platform sees it: it takes
+// Deliverer is the terminal's SIM as the SMS centre sees it: it takes
 // SMS-DELIVER PDUs (hex, as in AT+CMGL output) and stores them, telling the
 // terminal. *modemsim.Modem satisfies it.
 type Deliverer interface {
@@ -53,50 +76,69 @@ type Config struct {
 	// MasterKey derives the per-terminal keys: confirm.DeriveKey(MasterKey, tid).
 	MasterKey []byte
 	// ServiceNumber is the activation number users text; default DefaultServiceNumber.
+	// The SMS centre routes MOs to it to the platform.
 	ServiceNumber string
-	// ConfirmSender is the number the MT confirmation comes from; default DefaultServiceNumber.
+	// ConfirmSender is the number the platform's MTs (the confirmation, the
+	// replies to phones) come from: its sms.from; default DefaultServiceNumber.
 	ConfirmSender string
-	// ConfirmDelay delays the MT confirmation after the MO is accepted.
+	// ConfirmDelay delays each MT to a terminal's SIM (the first part of a
+	// concatenated one) in the SMS centre, after the platform handed it over.
 	ConfirmDelay time.Duration
 	// RequireSignedRequests makes unsigned platform queries fail with 401.
 	// Signed queries are always verified, whatever this says.
 	RequireSignedRequests bool
+	// AdminToken enables the platform's admin API (/v1/admin/...) with this
+	// bearer token; "" leaves it closed (every call 401).
+	AdminToken string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// Logf receives the trace of what each network element does; default:
-	// discard. It may be called with the Network's lock held, so it must
-	// not call back into the Network.
+	// Logf receives the trace of what each network element does (the
+	// platform's log lines among them); default: discard. It must not call
+	// back into the Network.
 	Logf func(format string, args ...any)
 }
 
-// Network is the operator's network side. Create it with New, register
-// terminals with AddTerminal, mount Handler, and Close it when done.
+// Network is the operator's network side: a bindpay-platform node on
+// SQLite in a temporary directory, with the sim link into the simulated
+// SMS centre, the terminals' modems and the phones. Create it with New,
+// register terminals with AddTerminal, mount Handler, and Close it when
+// done.
 type Network struct {
-	cfg    Config
-	ctx    context.Context // cancelled by Close; ends pending deliveries
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // pending deliveries
+	cfg   Config
+	dir   string // the platform's state directory, removed by Close
+	st    store.Store
+	node  *node.Node
+	ctx   context.Context // cancelled by Close: ends the node and pending deliveries
+	stop  context.CancelFunc
+	ran   chan struct{} // closed when the node's Run has returned
+	smsID atomic.Int64  // the SMS centre's MO message ids
+	ref   atomic.Uint32 // concatenation references of raw MTs
 
-	mu        sync.Mutex
-	closed    bool
-	terminals map[string]*terminal // by terminal ID as registered
-	concatRef byte                 // last concatenation reference used
+	mu     sync.Mutex
+	closed bool
+	sims   map[string]*sim // by terminal ID as registered
+	byNum  map[string]*sim // by SIM number (E.164)
+	inbox  []PhoneMessage  // SMS to phones, oldest first, at most maxPhoneInbox
+	closeM sync.Once
 }
 
-// terminal is what the operator knows of one terminal; guarded by Network.mu.
-type terminal struct {
-	id      string
-	key     []byte
-	modem   Deliverer
-	nonces  []string // issued, oldest first, at most maxNonces
-	nonce   string   // the current nonce: stable until a binding consumes it
-	msisdn  string   // bound number, normalised; "" when not bound
-	boundAt time.Time
-	token   string // the signed BP1 token of the binding; "" when not bound
+// sim is a terminal's SIM in the SMS centre; guarded by Network.mu.
+type sim struct {
+	tid    string
+	number string // E.164
+	modem  Deliverer
 }
 
-// New returns a Network. It panics if cfg.MasterKey is empty: that is a
-// programming error, not a runtime condition.
+// PhoneMessage is an SMS the platform sent to a phone (its replies).
+type PhoneMessage struct {
+	To   string // E.164
+	From string
+	Text string // one part's text
+}
+
+// New returns a Network with its platform node running. It panics if
+// cfg.MasterKey is empty (a programming error) or if the platform's store
+// cannot be created in a temporary directory (the machine is broken).
 func New(cfg Config) *Network {
 	if len(cfg.MasterKey) == 0 {
 		panic("netsim: Config.MasterKey is required")
@@ -114,67 +156,183 @@ func New(cfg Config) *Network {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Network{
-		cfg:       cfg,
-		ctx:       ctx,
-		cancel:    cancel,
-		terminals: make(map[string]*terminal),
+	n, err := newNetwork(cfg)
+	if err != nil {
+		panic("netsim: " + err.Error())
 	}
+	return n
 }
 
-// Close cancels pending confirmation deliveries and waits for every
-// delivery goroutine to end. Later MO SMS are refused with ErrClosed.
+func newNetwork(cfg Config) (*Network, error) {
+	dir, err := os.MkdirTemp("", "bindpay-netsim-")
+	if err != nil {
+		return nil, fmt.Errorf("platform state directory: %w (set TMPDIR to a writable directory)", err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	n := &Network{cfg: cfg, dir: dir, ctx: ctx, stop: stop, ran: make(chan struct{}),
+		sims: make(map[string]*sim), byNum: make(map[string]*sim)}
+	fail := func(err error) (*Network, error) {
+		stop()
+		if n.st != nil {
+			_ = n.st.Close()
+		}
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	n.st, err = store.Open(ctx, "sqlite://"+filepath.Join(dir, "platform.db"), true)
+	if err != nil {
+		return fail(fmt.Errorf("platform store: %w", err))
+	}
+	pc := config.Default()
+	pc.Store.URL = "sqlite://" + filepath.Join(dir, "platform.db")
+	pc.Link.Kind = "sim"
+	pc.SMS.From = cfg.ConfirmSender
+	pc.API.AllowUnsigned = !cfg.RequireSignedRequests
+	pc.Link.Timeout = config.Duration(cfg.ConfirmDelay + 10*time.Second) // the SMS centre holds a part for ConfirmDelay
+	pc.Outbox.Lease = config.Duration(cfg.ConfirmDelay + time.Minute)
+	// Every MO carries the SMS centre's own id, which the platform
+	// deduplicates on; the window on sender and text (for gateways that
+	// give no id) would also swallow a user's second, deliberate BIND
+	// within minutes, so it is kept to the least the platform accepts.
+	pc.MO.DedupWindow = config.Duration(time.Millisecond)
+	pc.Outbox.RetryInitial = config.Duration(100 * time.Millisecond) // a simulated SMS centre answers at once
+	pc.Outbox.RetryMax = config.Duration(time.Second)
+	if err := pc.Validate(); err != nil {
+		return fail(fmt.Errorf("platform config: %w", err))
+	}
+	log := slog.New(slog.NewTextHandler(logfWriter(cfg.Logf), &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{} // Logf's sink has its own time stamps
+			}
+			return a
+		},
+	})).With("element", "platform")
+	l := &link.SIM{Network: simNetwork{n}, Now: cfg.Now}
+	n.node, err = node.New(pc, n.st, l, node.Secrets{MasterKey: cfg.MasterKey, AdminToken: cfg.AdminToken},
+		node.Options{Now: cfg.Now, Log: log, Owner: "netsim"})
+	if err != nil {
+		return fail(fmt.Errorf("platform node: %w", err))
+	}
+	go func() {
+		defer close(n.ran)
+		_ = n.node.Run(ctx) // logs its own errors; returns once ctx ends
+	}()
+	return n, nil
+}
+
+// logfWriter turns the platform's log lines into Logf calls.
+type logfWriter func(format string, args ...any)
+
+func (f logfWriter) Write(p []byte) (int, error) {
+	f("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+var _ io.Writer = logfWriter(nil)
+
+// Close stops the platform node (its outbox and retry loops, pending
+// deliveries), closes its store and removes its state directory. Later MO
+// SMS are refused with ErrClosed.
 func (n *Network) Close() {
-	n.mu.Lock()
-	n.closed = true
-	n.mu.Unlock()
-	n.cancel()
-	n.wg.Wait()
+	n.closeM.Do(func() {
+		n.mu.Lock()
+		n.closed = true
+		n.mu.Unlock()
+		n.stop()
+		<-n.ran
+		if err := n.st.Close(); err != nil {
+			n.cfg.Logf("netsim: close the platform store: %v", err)
+		}
+		if err := os.RemoveAll(n.dir); err != nil {
+			n.cfg.Logf("netsim: remove %s: %v", n.dir, err)
+		}
+	})
 }
 
-// AddTerminal registers a terminal known to the operator, with the modem
-// (its SIM) that receives its SMS. modem may be nil: confirmations for the
-// terminal are then logged and dropped. Registering an ID again replaces
-// its modem and keeps its binding.
+// SIMNumber is the stable number of the simulated SIM of terminal tid, to
+// which the platform sends its confirmation: +86147 and 8 digits derived
+// from the ID.
+func SIMNumber(tid string) string {
+	sum := sha256.Sum256([]byte(tid))
+	return fmt.Sprintf("+86147%08d", binary.BigEndian.Uint64(sum[:8])%1e8)
+}
+
+// AddTerminal enrols a terminal in the platform, with the SIM number
+// SIMNumber(tid), and registers the modem (its SIM) that receives its SMS
+// in the SMS centre. modem may be nil: MTs for the terminal then fail in
+// the SMS centre (and the platform's outbox retries them). Registering an
+// ID again replaces its modem and keeps its binding.
 func (n *Network) AddTerminal(tid string, modem Deliverer) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if t, ok := n.terminals[tid]; ok {
-		t.modem = modem
+	num := SIMNumber(tid)
+	res, err := enrol.Apply(n.ctx, n.st, []store.Enrolment{{TerminalID: tid, SIMMSISDN: num}}, "oss", n.cfg.Now())
+	if err != nil {
+		n.cfg.Logf("OSS: enrolling terminal %s failed: %v", tid, err)
 		return
 	}
-	n.terminals[tid] = &terminal{id: tid, key: n.key(tid), modem: modem}
-}
-
-func (n *Network) key(tid string) []byte { return confirm.DeriveKey(n.cfg.MasterKey, tid) }
-
-// Binding reports whether tid is bound and, if so, to which number
-// (normalised, not masked).
-func (n *Network) Binding(tid string) (bound bool, msisdn string) {
+	if res.New > 0 {
+		n.cfg.Logf("OSS: terminal %s enrolled, SIM %s", tid, num)
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	t, ok := n.terminals[tid]
-	if !ok || t.msisdn == "" {
+	s := &sim{tid: tid, number: num, modem: modem}
+	n.sims[tid], n.byNum[num] = s, s
+}
+
+// Binding reports whether tid is bound and, if so, to which number (the
+// platform's E.164 form, not masked).
+func (n *Network) Binding(tid string) (bound bool, msisdn string) {
+	t, err := n.st.Terminal(n.ctx, tid)
+	if err != nil || t.State != store.TerminalBound {
 		return false, ""
 	}
-	return true, t.msisdn
+	return true, t.MSISDN
 }
 
-// Unbind removes tid's binding, as if the user had cancelled the service.
+// Unbind removes tid's binding in the platform, as if the user had
+// cancelled the service. A terminal that is not bound is left alone.
 func (n *Network) Unbind(tid string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if t, ok := n.terminals[tid]; ok && t.msisdn != "" {
-		n.cfg.Logf("OSS: unbound terminal %s from %s", tid, mask(t.msisdn))
-		t.msisdn, t.boundAt, t.token = "", time.Time{}, ""
+	t, err := n.st.Terminal(n.ctx, tid)
+	if err != nil || t.State != store.TerminalBound {
+		return
+	}
+	if _, err := n.node.Activation().Unbind(n.ctx, tid, t.Version, "oss"); err != nil {
+		n.cfg.Logf("OSS: unbinding terminal %s failed: %v", tid, err)
 	}
 }
 
-// PhoneSend is a phone sending an MO SMS (from, to, body) to the SMS
-// platform. It returns once the request is accepted and the OSS has
-// activated; the MT confirmation follows on a goroutine owned by the
-// Network, after Config.ConfirmDelay.
+// Timeline is the platform's audit log of tid, oldest first.
+func (n *Network) Timeline(ctx context.Context, tid string) ([]store.AuditEntry, error) {
+	es, err := n.st.AuditLog(ctx, tid, 1000)
+	if err != nil {
+		return nil, fmt.Errorf("netsim: timeline of %s: %w", tid, err)
+	}
+	return es, nil
+}
+
+// PhoneInbox returns the SMS the platform sent to the phone number (any
+// spelling), oldest first, among the last ones the SMS centre remembers.
+func (n *Network) PhoneInbox(phone string) []PhoneMessage {
+	to, err := number.E164(phone)
+	if err != nil {
+		return nil
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []PhoneMessage
+	for _, m := range n.inbox {
+		if m.To == to {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// PhoneSend is a phone sending an MO SMS (from, to, body) through the SMS
+// centre, which routes it to the platform when it is to the activation
+// number. It returns once the platform has committed it and run the OSS
+// step; the MT confirmation follows from the platform's outbox, through
+// the sim link, into the terminal's modem.
 func (n *Network) PhoneSend(ctx context.Context, from, to, body string) error {
 	_, err := n.phoneSend(ctx, from, to, body)
 	return err
@@ -183,124 +341,63 @@ func (n *Network) PhoneSend(ctx context.Context, from, to, body string) error {
 // moResult is what an accepted activation request did.
 type moResult struct {
 	tid    string
-	msisdn string
+	msisdn string // E.164
 }
 
 func (n *Network) phoneSend(ctx context.Context, from, to, body string) (moResult, error) {
 	if err := ctx.Err(); err != nil {
 		return moResult{}, err
 	}
-	n.cfg.Logf("SMS platform: MO from %s to %s: %q", from, to, body)
-	if confirm.NormalizeNumber(to) != confirm.NormalizeNumber(n.cfg.ServiceNumber) {
-		n.cfg.Logf("SMS platform: MO to %s rejected: %v (%s)", to, ErrWrongNumber, n.cfg.ServiceNumber)
-		return moResult{}, fmt.Errorf("%w: %q, text %s", ErrWrongNumber, to, n.cfg.ServiceNumber)
-	}
-	msisdn := confirm.NormalizeNumber(from)
-	if !isPhoneNumber(msisdn) {
-		n.cfg.Logf("SMS platform: MO from %q rejected: %v", from, ErrBadSender)
-		return moResult{}, fmt.Errorf("%w: %q", ErrBadSender, from)
-	}
-	tidWord, nonce, err := parseMO(body)
-	if err != nil {
-		n.cfg.Logf("SMS platform: MO from %s rejected: %v", msisdn, err)
-		return moResult{}, err
-	}
-
 	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
+	closed := n.closed
+	n.mu.Unlock()
+	if closed {
 		return moResult{}, ErrClosed
 	}
-	t := n.lookup(tidWord)
-	if t == nil {
-		n.mu.Unlock()
-		n.cfg.Logf("SMS platform: MO from %s rejected: %v %s", msisdn, ErrUnknownTerminal, tidWord)
-		return moResult{}, fmt.Errorf("%w: %s", ErrUnknownTerminal, tidWord)
+	n.cfg.Logf("SMS centre: MO from %s to %s: %q", from, to, body)
+	if confirm.NormalizeNumber(to) != confirm.NormalizeNumber(n.cfg.ServiceNumber) {
+		n.cfg.Logf("SMS centre: MO to %s not routed: %v (%s)", to, ErrWrongNumber, n.cfg.ServiceNumber)
+		return moResult{}, fmt.Errorf("%w: %q, text %s", ErrWrongNumber, to, n.cfg.ServiceNumber)
 	}
-	n.cfg.Logf("SMS platform: forwarding to OSS: bind terminal %s to %s", t.id, msisdn)
-	now := n.cfg.Now()
-	switch {
-	case t.msisdn == "":
-		n.cfg.Logf("OSS: activated terminal %s, bound to %s", t.id, msisdn)
-	case t.msisdn == msisdn:
-		n.cfg.Logf("OSS: terminal %s already bound to %s; confirming again", t.id, msisdn)
-	default:
-		n.cfg.Logf("OSS: terminal %s re-bound: %s replaced by %s", t.id, mask(t.msisdn), msisdn)
+	id := fmt.Sprintf("netsim-%d", n.smsID.Add(1))
+	res, err := n.node.Activation().ReceiveMO(ctx, activation.MO{SMSCID: id, From: from, To: n.cfg.ConfirmSender, Text: body})
+	if err != nil {
+		return moResult{}, fmt.Errorf("netsim: platform: %w", err)
 	}
-	t.msisdn, t.boundAt = msisdn, now
-	n.cfg.Logf("OSS: activation succeeded for %s, telling the service platform", t.id)
-
-	switch {
-	case nonce != "" && slices.Contains(t.nonces, nonce):
-	case nonce != "":
-		n.cfg.Logf("service platform: nonce %q in the MO is not among the last nonces issued to %s; using the latest", nonce, t.id)
-		nonce = ""
-		fallthrough
-	default:
-		nonce = n.currentNonce(t)
+	n.cfg.Logf("SMS centre: MO %s to the platform: %s %s", id, res.Outcome, res.Detail)
+	msisdn, _ := number.E164(from)
+	if err := outcomeError(res, from, body); err != nil {
+		return moResult{}, err
 	}
-	tok := confirm.Sign(t.key, confirm.Token{TerminalID: t.id, MSISDN: mask(msisdn), Nonce: nonce})
-	t.token = tok.String()
-	t.nonce = "" // the binding consumes it: the next activation gets a new one
-	text := confirmationBody(t.id, mask(msisdn), tok)
-	n.cfg.Logf("service platform: terminal %s activated; asking the SMS platform to confirm (nonce %s)", t.id, nonce)
-	n.concatRef++
-	ref, modem := n.concatRef, t.modem
-	n.wg.Add(1)
-	n.mu.Unlock()
-
-	go n.deliverLater(t.id, modem, text, ref)
-	return moResult{tid: t.id, msisdn: msisdn}, nil
+	a, err := n.st.Activation(ctx, res.ActivationID)
+	if err != nil {
+		return moResult{}, fmt.Errorf("netsim: activation %d: %w", res.ActivationID, err)
+	}
+	return moResult{tid: a.TerminalID, msisdn: msisdn}, nil
 }
 
-// deliverLater is the goroutine of one MT confirmation; it ends on delivery
-// or on Close.
-func (n *Network) deliverLater(tid string, modem Deliverer, text string, ref byte) {
-	defer n.wg.Done()
-	if d := n.cfg.ConfirmDelay; d > 0 {
-		timer := time.NewTimer(d)
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-		case <-n.ctx.Done():
-			n.cfg.Logf("SMS platform: MT to terminal %s cancelled: network closed", tid)
-			return
-		}
+// outcomeError maps the platform's outcome for an MO to this package's
+// errors; nil for an activation.
+func outcomeError(res activation.Result, from, body string) error {
+	switch res.Outcome {
+	case activation.OutcomeActivated:
+		return nil
+	case activation.OutcomeIgnored:
+		return fmt.Errorf("%w: %q (%s)", ErrBadSender, from, res.Detail)
+	case activation.OutcomeMalformed:
+		return fmt.Errorf("%w: %q, want \"BIND <terminal ID>\"", ErrMalformed, body)
+	case activation.OutcomeUnknown:
+		return fmt.Errorf("%w: %q", ErrUnknownTerminal, body)
+	case activation.OutcomeBoundOther:
+		return fmt.Errorf("%w (unbind it first)", ErrBoundOther)
+	default:
+		return fmt.Errorf("%w: %s %s", ErrNotActivated, res.Outcome, res.Detail)
 	}
-	if err := n.deliver(tid, modem, n.cfg.ConfirmSender, false, text, ref); err != nil {
-		n.cfg.Logf("SMS platform: MT to terminal %s failed: %v", tid, err)
-	}
-}
-
-// deliver encodes text from the sender (alphanumeric or a number) and
-// stores it in the terminal's modem.
-func (n *Network) deliver(tid string, modem Deliverer, from string, alpha bool, text string, ref byte) error {
-	if modem == nil {
-		return ErrNoModem
-	}
-	encode := modemsim.EncodeDeliver
-	if alpha {
-		encode = modemsim.EncodeDeliverAlpha
-	}
-	pdus, err := encode(from, text, n.cfg.Now(), ref)
-	if err != nil {
-		return fmt.Errorf("encode: %w", err)
-	}
-	slots, err := modem.Deliver(pdus...)
-	if err != nil {
-		return fmt.Errorf("deliver: %w", err)
-	}
-	parts := "1 part"
-	if len(pdus) > 1 {
-		parts = fmt.Sprintf("%d parts", len(pdus))
-	}
-	n.cfg.Logf("SMS platform: MT to terminal %s from %s in %s (SIM slots %v)", tid, from, parts, slots)
-	return nil
 }
 
 // SendRaw delivers an arbitrary MT text, from any number, to tid's modem at
-// once: what the SMS platform, or a spoofer, can do. For tests and demos of
-// the terminal's rejection paths.
+// once: what the SMS centre, or a spoofer, can do, past the platform. For
+// tests and demos of the terminal's rejection paths.
 func (n *Network) SendRaw(tid, from, text string) error {
 	return n.sendRaw(tid, from, false, text)
 }
@@ -312,124 +409,105 @@ func (n *Network) SendRawAlpha(tid, from, text string) error {
 }
 
 func (n *Network) sendRaw(tid, from string, alpha bool, text string) error {
-	if !alpha && !isPhoneNumber(from) {
+	if !alpha && !isNumber(from) {
 		return fmt.Errorf("%w: %q: want digits with an optional leading '+'", ErrBadSender, from)
 	}
 	n.mu.Lock()
-	t, ok := n.terminals[tid]
+	s, ok := n.sims[tid]
+	n.mu.Unlock()
 	if !ok {
-		n.mu.Unlock()
 		return fmt.Errorf("%w: %s", ErrUnknownTerminal, tid)
 	}
-	n.concatRef++
-	ref, modem := n.concatRef, t.modem
-	n.mu.Unlock()
-	n.cfg.Logf("SMS platform: raw MT to terminal %s from %s (alphanumeric %v): %q", tid, from, alpha, text)
-	return n.deliver(tid, modem, from, alpha, text, ref)
-}
-
-// ConfirmationText returns the free text of the MT confirmation for tid:
-// Chinese for people, with the signed machine token at the end. Long enough
-// to need two concatenated UCS2 parts, as real confirmations often do.
-func (n *Network) ConfirmationText(tid, msisdnMasked, nonce string) string {
-	return n.confirmationText(tid, n.key(tid), msisdnMasked, nonce)
-}
-
-func (n *Network) confirmationText(tid string, key []byte, masked, nonce string) string {
-	return confirmationBody(tid, masked, confirm.Sign(key, confirm.Token{TerminalID: tid, MSISDN: masked, Nonce: nonce}))
-}
-
-func confirmationBody(tid, masked string, tok confirm.Token) string {
-	return "【号码绑定支付】终端" + tid + "已开通，绑定号码" + masked + "。回复TD退订。" + tok.String()
-}
-
-// currentNonce returns t's current nonce, issuing one (remembered among the
-// last maxNonces) when there is none: protocol v2's stable nonce, so that a
-// repeated query is a pure read. n.mu must be held.
-func (n *Network) currentNonce(t *terminal) string {
-	if t.nonce != "" {
-		return t.nonce
+	if s.modem == nil {
+		return ErrNoModem
 	}
-	t.nonce = newNonce()
-	t.nonces = append(t.nonces, t.nonce)
-	if len(t.nonces) > maxNonces {
-		t.nonces = append(t.nonces[:0], t.nonces[len(t.nonces)-maxNonces:]...)
+	encode := modemsim.EncodeDeliver
+	if alpha {
+		encode = modemsim.EncodeDeliverAlpha
 	}
-	return t.nonce
-}
-
-// lookup finds a terminal by the ID a user typed: exactly, else ignoring
-// case (phones capitalise freely). n.mu must be held.
-func (n *Network) lookup(word string) *terminal {
-	if t, ok := n.terminals[word]; ok {
-		return t
+	pdus, err := encode(from, text, n.cfg.Now(), byte(n.ref.Add(1)))
+	if err != nil {
+		return fmt.Errorf("encode: %w", err)
 	}
-	for id, t := range n.terminals {
-		if strings.EqualFold(id, word) {
-			return t
-		}
+	n.cfg.Logf("SMS centre: raw MT to terminal %s from %s (alphanumeric %v): %q", tid, from, alpha, text)
+	slots, err := s.modem.Deliver(pdus...)
+	if err != nil {
+		return fmt.Errorf("deliver: %w", err)
 	}
+	n.cfg.Logf("SMS centre: MT to terminal %s from %s in %d part(s) (SIM slots %v)", tid, from, len(pdus), slots)
 	return nil
 }
 
-// parseMO parses an activation request body: "BIND <tid> [nonce]", the
-// keyword in any case, words separated by any amount of white space. The
-// nonce is returned in lower case.
-func parseMO(body string) (tid, nonce string, err error) {
-	w := strings.Fields(body)
-	if len(w) < 2 || len(w) > 3 || !strings.EqualFold(w[0], "BIND") {
-		return "", "", fmt.Errorf("%w: %q, want \"BIND <terminal ID>\"", ErrMalformed, body)
-	}
-	if len(w) == 3 {
-		nonce = strings.ToLower(w[2])
-	}
-	return w[1], nonce, nil
+// ConfirmationText returns the platform's confirmation text for tid with a
+// token over msisdnMasked and nonce signed by tid's key: what the platform
+// sends once a binding consumes nonce. Long enough to need two
+// concatenated UCS2 parts, as real confirmations often do.
+func (n *Network) ConfirmationText(tid, msisdnMasked, nonce string) string {
+	tok := confirm.Sign(confirm.DeriveKey(n.cfg.MasterKey, tid), confirm.Token{TerminalID: tid, MSISDN: msisdnMasked, Nonce: nonce})
+	return activation.ConfirmationText(tid, msisdnMasked, tok.String())
 }
 
-// mask hides the middle of a phone number: the first 3 digits, "****" and
-// the last 4 of the national number (+86 and similar prefixes removed).
-func mask(number string) string {
-	s := confirm.NormalizeNumber(number)
-	if len(s) < 8 {
-		if len(s) <= 4 {
-			return "****"
-		}
-		return "****" + s[len(s)-4:]
+// simNetwork is the SMS centre as the platform's sim link sees it.
+type simNetwork struct{ n *Network }
+
+// DeliverPDU routes one MT part: to a terminal's modem when to is a SIM
+// number (after ConfirmDelay for the first part), else to a phone's inbox.
+func (s simNetwork) DeliverPDU(ctx context.Context, to, pduHex string) error {
+	n := s.n
+	seg, err := decodePDU(pduHex)
+	if err != nil {
+		return fmt.Errorf("netsim: MT to %s: %w", to, err)
 	}
-	return s[:3] + "****" + s[len(s)-4:]
+	n.mu.Lock()
+	sm, ok := n.byNum[to]
+	n.mu.Unlock()
+	if !ok {
+		text, _ := sms.Decode([]*tpdu.TPDU{seg})
+		n.cfg.Logf("SMS centre: MT to phone %s from %s: %q", number.Mask(to), seg.OA.Number(), text)
+		n.mu.Lock()
+		n.inbox = append(n.inbox, PhoneMessage{To: to, From: seg.OA.Number(), Text: string(text)})
+		if len(n.inbox) > maxPhoneInbox {
+			n.inbox = append(n.inbox[:0], n.inbox[len(n.inbox)-maxPhoneInbox:]...)
+		}
+		n.mu.Unlock()
+		return nil
+	}
+	if sm.modem == nil {
+		return fmt.Errorf("netsim: terminal %s: %w", sm.tid, ErrNoModem)
+	}
+	_, seq, _, _ := seg.ConcatInfo()
+	if d := n.cfg.ConfirmDelay; d > 0 && seq <= 1 {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	slots, err := sm.modem.Deliver(pduHex)
+	if err != nil {
+		return fmt.Errorf("netsim: deliver to terminal %s: %w", sm.tid, err)
+	}
+	n.cfg.Logf("SMS centre: MT to terminal %s (SIM %s) from %s, part %d (SIM slots %v)", sm.tid, number.Mask(to), seg.OA.Number(), max(seq, 1), slots)
+	return nil
 }
 
-// isPhoneNumber: a normalised number that can pay: digits only (after a
-// '+' for international numbers), of a plausible length.
-func isPhoneNumber(s string) bool {
-	s = strings.TrimPrefix(s, "+")
-	if len(s) < 5 || len(s) > 15 {
-		return false
+func decodePDU(h string) (*tpdu.TPDU, error) {
+	p, err := pdumode.UnmarshalHexString(h)
+	if err != nil {
+		return nil, fmt.Errorf("decode PDU: %w", err)
 	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
+	seg, err := sms.Unmarshal(p.TPDU)
+	if err != nil {
+		return nil, fmt.Errorf("decode PDU: %w", err)
 	}
-	return true
+	return seg, nil
 }
 
-const nonceAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-
-// nonceLen is within the 6 to 8 characters the token format expects.
-const nonceLen = 8
-
-// newNonce returns nonceLen random characters of [a-z0-9], unbiased.
-func newNonce() string {
-	out := make([]byte, 0, nonceLen)
-	var buf [16]byte
-	for len(out) < nonceLen {
-		_, _ = rand.Read(buf[:]) // crypto/rand.Read never fails
-		for _, b := range buf {
-			if b < 252 && len(out) < nonceLen { // 252 = 7*36
-				out = append(out, nonceAlphabet[int(b)%36])
-			}
-		}
-	}
-	return string(out)
+// isNumber: digits with an optional leading '+', as an SMS centre takes a
+// numeric sender.
+func isNumber(s string) bool {
+	d := strings.TrimPrefix(s, "+")
+	return d != "" && strings.Trim(d, "0123456789") == ""
 }

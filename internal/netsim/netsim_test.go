@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +21,8 @@ import (
 
 	"bindpay/internal/confirm"
 	"bindpay/internal/modemsim"
+	"bindpay/internal/server/activation"
+	"bindpay/internal/server/number"
 )
 
 const (
@@ -50,15 +54,32 @@ func (f *fakeSIM) Deliver(pdus ...string) ([]int, error) {
 	return slots, nil
 }
 
-// receive waits for one delivery; the timeout only guards against a hang.
+// receive waits for one whole message: the sim link delivers it part by
+// part, one Deliver call each. The timeout only guards against a hang.
 func (f *fakeSIM) receive(t *testing.T) []string {
 	t.Helper()
-	select {
-	case p := <-f.got:
-		return p
-	case <-time.After(10 * time.Second):
-		require.FailNow(t, "no SMS delivered to the SIM")
-		return nil
+	c := sms.NewCollector()
+	defer c.Close()
+	var pdus []string
+	for {
+		select {
+		case p := <-f.got:
+			for _, h := range p {
+				pdus = append(pdus, h)
+				pm, err := pdumode.UnmarshalHexString(h)
+				require.NoError(t, err)
+				tp, err := sms.Unmarshal(pm.TPDU, sms.AsMT)
+				require.NoError(t, err)
+				segs, err := c.Collect(*tp)
+				require.NoError(t, err)
+				if segs != nil {
+					return pdus
+				}
+			}
+		case <-time.After(10 * time.Second):
+			require.FailNow(t, "no whole SMS delivered to the SIM", "parts so far %q", pdus)
+			return nil
+		}
 	}
 }
 
@@ -91,11 +112,20 @@ func (l *logRecorder) String() string {
 	return strings.Join(l.lines, "\n")
 }
 
+// clock starts at testNow and moves a millisecond at each reading, as
+// time does between the platform's steps.
+type clock struct{ ticks atomic.Int64 }
+
+func (c *clock) now() time.Time {
+	return testNow.Add(time.Duration(c.ticks.Add(1)-1) * time.Millisecond)
+}
+
 type fixture struct {
-	net  *Network
-	sims map[string]*fakeSIM
-	log  *logRecorder
-	srv  *httptest.Server
+	clock clock
+	net   *Network
+	sims  map[string]*fakeSIM
+	log   *logRecorder
+	srv   *httptest.Server
 }
 
 func newFixture(t *testing.T, mod func(*Config)) *fixture {
@@ -103,7 +133,7 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	f := &fixture{sims: map[string]*fakeSIM{tid: newFakeSIM(), otherTID: newFakeSIM()}, log: &logRecorder{}}
 	cfg := Config{
 		MasterKey: []byte(masterKey),
-		Now:       func() time.Time { return testNow },
+		Now:       f.clock.now,
 		Logf:      f.log.Logf,
 	}
 	if mod != nil {
@@ -186,7 +216,7 @@ func TestBindingQuery(t *testing.T) {
 	}{
 		{"unknown", "STB404", http.StatusNotFound, func(t *testing.T, body map[string]any) {
 			assert.Equal(t, "unknown_terminal", body["code"])
-			assert.Contains(t, body["error"], "STB404")
+			assert.Contains(t, body["message"], "STB404")
 		}},
 		{"unbound", tid, http.StatusOK, func(t *testing.T, body map[string]any) {
 			assert.Equal(t, tid, body["terminal_id"])
@@ -199,13 +229,11 @@ func TestBindingQuery(t *testing.T) {
 			assert.NotContains(t, body, "msisdn")
 		}},
 		{"bound", otherTID, http.StatusOK, func(t *testing.T, body map[string]any) {
-			assert.Equal(t, map[string]any{
-				"terminal_id": otherTID,
-				"bound":       true,
-				"msisdn":      "138****8000",
-				"bound_at":    "2026-11-25T20:00:00Z",
-				"token":       body["token"],
-			}, body)
+			assert.Equal(t, otherTID, body["terminal_id"])
+			assert.Equal(t, true, body["bound"])
+			assert.Equal(t, "138****8000", body["msisdn"], "only the masked number reaches a terminal")
+			assert.Equal(t, "2026-11-25T20:00:00Z", body["bound_at"])
+			assert.NotContains(t, body, "activation")
 			tok, err := confirm.Parse(body["token"].(string))
 			require.NoError(t, err, "the bound answer carries its token")
 			assert.Equal(t, otherTID, tok.TerminalID)
@@ -224,7 +252,8 @@ func TestBindingQuery(t *testing.T) {
 
 // Protocol v2: one nonce per terminal, stable until a binding consumes it,
 // so that repeated queries are pure reads; the confirmation carries the
-// MO's nonce when it was issued to the terminal, else the current one.
+// terminal's current nonce, whatever the MO names (the platform's
+// TokenNonce: a nonce consumed by an earlier binding is never reused).
 func TestNonceStableUntilConsumed(t *testing.T) {
 	f := newFixture(t, nil)
 	nonceOf := func() string {
@@ -254,20 +283,24 @@ func TestNonceStableUntilConsumed(t *testing.T) {
 	third := nonceOf()
 	assert.Equal(t, third, bind(""), "no nonce in the MO: the current one")
 	f.net.Unbind(tid)
-	assert.Equal(t, first, bind(first), "an earlier nonce of this terminal, from its MO")
+	fourth := nonceOf()
+	assert.Equal(t, fourth, bind(first), "a nonce consumed by an earlier binding: the current one instead")
 }
 
-func TestFreshNonceWhenNoneIssued(t *testing.T) {
+// A terminal that never asked holds no nonce: the confirmation's token
+// then carries none (the agent binds on it only through its next query,
+// whose answer carries the same token), and the MO's nonce, never issued,
+// is not confirmed.
+func TestNoNonceWhenNoneIssued(t *testing.T) {
 	f := newFixture(t, nil)
 	require.NoError(t, f.net.PhoneSend(context.Background(), phoneNum, DefaultServiceNumber, "BIND "+tid+" abcdef"))
 	_, text := decodeSMS(t, f.sims[tid].receive(t))
 	tok, err := confirm.Find(text)
 	require.NoError(t, err)
-	assert.Regexp(t, nonceRE, tok.Nonce)
-	assert.NotEqual(t, "abcdef", tok.Nonce, "a nonce never issued must not be confirmed")
-	f.net.mu.Lock()
-	defer f.net.mu.Unlock()
-	assert.Equal(t, []string{tok.Nonce}, f.net.terminals[tid].nonces, "the fresh nonce is remembered as issued")
+	assert.Empty(t, tok.Nonce, "a nonce never issued must not be confirmed")
+	status, body := f.get(t, bindingPath(tid), nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, tok.String(), body["token"], "the query's proof is the SMS's token")
 }
 
 func TestSignedRequests(t *testing.T) {
@@ -319,7 +352,7 @@ func TestSignedRequests(t *testing.T) {
 			require.Equal(t, tc.status, status, "headers %v: body %v", tc.hdr, body)
 			if status == http.StatusUnauthorized {
 				assert.Equal(t, "unauthorized", body["code"])
-				assert.NotEmpty(t, body["error"])
+				assert.NotEmpty(t, body["message"])
 			}
 		})
 	}
@@ -334,14 +367,14 @@ func TestPhoneSMS(t *testing.T) {
 		bound  string // the terminal bound by an accepted MO
 		msisdn string
 	}{
-		{"plain", `{"from":"13800138000","to":"10658000","body":"BIND STB0012345678"}`, 202, "", tid, phoneNum},
-		{"lower case", `{"from":"13800138000","to":"10658000","body":"bind stb0012345678"}`, 202, "", tid, phoneNum},
-		{"extra spaces", `{"from":"13800138000","to":"10658000","body":"  Bind \t STB0012345678   "}`, 202, "", tid, phoneNum},
-		{"ideographic space", `{"from":"13800138000","to":"10658000","body":"BIND\u3000STB0012345678"}`, 202, "", tid, phoneNum},
-		{"with nonce", `{"from":"13800138000","to":"10658000","body":"BIND STB0012345678 q8x3k2"}`, 202, "", tid, phoneNum},
-		{"international sender", `{"from":"+8613912345678","to":"10658000","body":"BIND STB0012345678"}`, 202, "", tid, "13912345678"},
-		{"service number with +86", `{"from":"13800138000","to":"+8610658000","body":"BIND STB0012345678"}`, 202, "", tid, phoneNum},
-		{"other terminal", `{"from":"13800138000","to":"10658000","body":"BIND STB0099999999"}`, 202, "", otherTID, phoneNum},
+		{"plain", `{"from":"13800138000","to":"10658000","body":"BIND STB0012345678"}`, 202, "", tid, "+86" + phoneNum},
+		{"lower case", `{"from":"13800138000","to":"10658000","body":"bind stb0012345678"}`, 202, "", tid, "+86" + phoneNum},
+		{"extra spaces", `{"from":"13800138000","to":"10658000","body":"  Bind \t STB0012345678   "}`, 202, "", tid, "+86" + phoneNum},
+		{"ideographic space", `{"from":"13800138000","to":"10658000","body":"BIND\u3000STB0012345678"}`, 202, "", tid, "+86" + phoneNum},
+		{"with nonce", `{"from":"13800138000","to":"10658000","body":"BIND STB0012345678 q8x3k2"}`, 202, "", tid, "+86" + phoneNum},
+		{"international sender", `{"from":"+8613912345678","to":"10658000","body":"BIND STB0012345678"}`, 202, "", tid, "+8613912345678"},
+		{"service number with +86", `{"from":"13800138000","to":"+8610658000","body":"BIND STB0012345678"}`, 202, "", tid, "+86" + phoneNum},
+		{"other terminal", `{"from":"13800138000","to":"10658000","body":"BIND STB0099999999"}`, 202, "", otherTID, "+86" + phoneNum},
 		{"wrong destination", `{"from":"13800138000","to":"10086","body":"BIND STB0012345678"}`, 422, "wrong_number", "", ""},
 		{"no destination", `{"from":"13800138000","body":"BIND STB0012345678"}`, 422, "wrong_number", "", ""},
 		{"unknown terminal", `{"from":"13800138000","to":"10658000","body":"BIND STB404"}`, 404, "unknown_terminal", "", ""},
@@ -363,7 +396,7 @@ func TestPhoneSMS(t *testing.T) {
 			require.Equal(t, tc.status, status, "POST %s: body %v", tc.req, body)
 			if tc.status != http.StatusAccepted {
 				assert.Equal(t, tc.code, body["code"], "body %v", body)
-				assert.NotEmpty(t, body["error"])
+				assert.NotEmpty(t, body["message"])
 				f.net.Close() // no delivery may be pending
 				f.sims[tid].requireNothing(t)
 				f.sims[otherTID].requireNothing(t)
@@ -374,7 +407,7 @@ func TestPhoneSMS(t *testing.T) {
 				return
 			}
 			assert.Equal(t, tc.bound, body["terminal_id"])
-			assert.Equal(t, mask(tc.msisdn), body["msisdn"])
+			assert.Equal(t, number.Mask(tc.msisdn), body["msisdn"])
 			bound, msisdn := f.net.Binding(tc.bound)
 			assert.True(t, bound)
 			assert.Equal(t, tc.msisdn, msisdn)
@@ -395,6 +428,9 @@ func TestConfirmationDelivered(t *testing.T) {
 	from, text := decodeSMS(t, pdus)
 	assert.Equal(t, "1065800001", from)
 	assert.Contains(t, text, "【号码绑定支付】终端"+tid+"已开通，绑定号码138****8000。")
+	assert.Equal(t, f.net.ConfirmationText(tid, "138****8000", nonce), text, "ConfirmationText is the platform's text")
+	require.Eventually(t, func() bool { return len(f.net.PhoneInbox(phoneNum)) == 1 }, 10*time.Second, 10*time.Millisecond, "the phone gets its reply")
+	assert.Equal(t, activation.ReplyText("zh-CN", activation.ReplyActivated, tid, ""), f.net.PhoneInbox(phoneNum)[0].Text)
 
 	tok, err := confirm.Find(text)
 	require.NoError(t, err, "text %q", text)
@@ -414,10 +450,11 @@ func TestConfirmationDelivered(t *testing.T) {
 	f.sims[otherTID].requireNothing(t)
 	trace := f.log.String()
 	for _, want := range []string{
-		"SMS platform: MO from " + phoneNum + " to 10658000",
-		"OSS: activated terminal " + tid,
-		"service platform: terminal " + tid + " activated",
-		"SMS platform: MT to terminal " + tid + " from 1065800001 in 2 parts",
+		"SMS centre: MO from " + phoneNum + " to 10658000",
+		"SMS centre: MO netsim-1 to the platform: activated",
+		"SMS centre: MT to terminal " + tid + " (SIM 147****",
+		"from 1065800001, part 2",
+		"SMS centre: MT to phone 138****8000 from 1065800001",
 	} {
 		assert.Contains(t, trace, want)
 	}
@@ -437,28 +474,62 @@ func TestConfirmationTextNeedsTwoParts(t *testing.T) {
 		"。BP1 t=STB0012345678 m=138****8000 n=q8x3k2 s=FWC0YGwf5vt1dIPLmlT2ww"))
 }
 
-func TestRebindReplaces(t *testing.T) {
+// The platform refuses to bind a bound terminal to another number (its
+// reply tells the phone so); once the operator unbinds, the other number
+// binds.
+func TestRebindRefusedUntilUnbound(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	require.NoError(t, f.net.PhoneSend(ctx, phoneNum, DefaultServiceNumber, "BIND "+tid))
 	f.sims[tid].receive(t)
-	require.NoError(t, f.net.PhoneSend(ctx, "13912345678", DefaultServiceNumber, "BIND "+tid))
-	_, text := decodeSMS(t, f.sims[tid].receive(t))
-	tok, err := confirm.Find(text)
-	require.NoError(t, err)
-	assert.Equal(t, "139****5678", tok.MSISDN)
+	require.ErrorIs(t, f.net.PhoneSend(ctx, "13912345678", DefaultServiceNumber, "BIND "+tid), ErrBoundOther)
 	bound, msisdn := f.net.Binding(tid)
 	assert.True(t, bound)
-	assert.Equal(t, "13912345678", msisdn)
-	assert.Contains(t, f.log.String(), "re-bound: 138****8000 replaced by 13912345678")
+	assert.Equal(t, "+86"+phoneNum, msisdn, "the binding is unchanged")
+	require.Eventually(t, func() bool { return len(f.net.PhoneInbox("13912345678")) == 1 }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, activation.ReplyText("zh-CN", activation.ReplyBoundOther, tid, ""), f.net.PhoneInbox("13912345678")[0].Text)
+	status, body := f.post(t, "/v1/phone/sms", `{"from":"13912345678","to":"10658000","body":"BIND STB0012345678"}`)
+	assert.Equal(t, http.StatusConflict, status)
+	assert.Equal(t, "bound_other", body["code"])
 
 	f.net.Unbind(tid)
 	bound, msisdn = f.net.Binding(tid)
 	assert.False(t, bound)
 	assert.Empty(t, msisdn)
-	status, body := f.get(t, bindingPath(tid), nil)
+	status, body = f.get(t, bindingPath(tid), nil)
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, false, body["bound"])
+
+	require.NoError(t, f.net.PhoneSend(ctx, "13912345678", DefaultServiceNumber, "BIND "+tid))
+	_, text := decodeSMS(t, f.sims[tid].receive(t))
+	tok, err := confirm.Find(text)
+	require.NoError(t, err)
+	assert.Equal(t, "139****5678", tok.MSISDN)
+
+	events := timelineEvents(t, f.net, tid)
+	assert.Equal(t, []string{"enrolled", "activation_requested", "bound", "activation_requested", "activation_refused", "activation_requested", "activation_refused", "unbound", "activation_requested", "bound"},
+		filterEvents(events, "enrolled", "activation_requested", "activation_refused", "bound", "unbound"), "the platform's audit timeline")
+}
+
+func timelineEvents(t *testing.T, n *Network, id string) []string {
+	t.Helper()
+	es, err := n.Timeline(context.Background(), id)
+	require.NoError(t, err)
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Event)
+	}
+	return out
+}
+
+func filterEvents(events []string, keep ...string) []string {
+	var out []string
+	for _, e := range events {
+		if slices.Contains(keep, e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func TestCloseStopsPendingDelivery(t *testing.T) {
@@ -466,9 +537,8 @@ func TestCloseStopsPendingDelivery(t *testing.T) {
 	require.NoError(t, f.net.PhoneSend(context.Background(), phoneNum, DefaultServiceNumber, "BIND "+tid))
 	bound, _ := f.net.Binding(tid)
 	assert.True(t, bound, "the OSS activates at once; only the MT waits")
-	f.net.Close() // returns at once: the timer is cancelled, not waited for
+	f.net.Close() // returns at once: the delay is cancelled, not waited for
 	f.sims[tid].requireNothing(t)
-	assert.Contains(t, f.log.String(), "MT to terminal "+tid+" cancelled")
 
 	err := f.net.PhoneSend(context.Background(), phoneNum, DefaultServiceNumber, "BIND "+tid)
 	require.ErrorIs(t, err, ErrClosed)
@@ -526,8 +596,8 @@ func TestNoModem(t *testing.T) {
 	f := newFixture(t, nil)
 	f.net.AddTerminal("STB-NOSIM", nil)
 	require.NoError(t, f.net.PhoneSend(context.Background(), phoneNum, DefaultServiceNumber, "BIND STB-NOSIM"))
-	f.net.Close()
-	assert.Contains(t, f.log.String(), "MT to terminal STB-NOSIM failed: terminal has no modem")
+	require.Eventually(t, func() bool { return strings.Contains(f.log.String(), "terminal STB-NOSIM: terminal has no modem") }, 10*time.Second, 10*time.Millisecond,
+		"the SMS centre refuses the part, the platform's outbox says so; trace:\n%s", f.log)
 	require.ErrorIs(t, f.net.SendRaw("STB-NOSIM", "10658000", "hi"), ErrNoModem)
 }
 
@@ -545,67 +615,6 @@ func TestNewRequiresMasterKey(t *testing.T) {
 	assert.Panics(t, func() { New(Config{}) })
 }
 
-func TestMask(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"13800138000", "138****8000"},
-		{"+8613800138000", "138****8000"},
-		{"008613912345678", "139****5678"},
-		{"1234567", "****4567"},
-		{"123", "****"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.in, func(t *testing.T) {
-			assert.Equal(t, tc.want, mask(tc.in))
-		})
-	}
-}
-
-func TestParseMO(t *testing.T) {
-	tests := []struct {
-		name, body, tid, nonce string
-		ok                     bool
-	}{
-		{"plain", "BIND STB0012345678", "STB0012345678", "", true},
-		{"mixed case", "bInD STB0012345678", "STB0012345678", "", true},
-		{"nonce", " BIND  STB0012345678  Q8X3K2 ", "STB0012345678", "q8x3k2", true},
-		{"newline", "BIND\nSTB0012345678\n", "STB0012345678", "", true},
-		{"empty", "", "", "", false},
-		{"other verb", "UNBIND STB0012345678", "", "", false},
-		{"four words", "BIND a b c", "", "", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			gotTID, gotNonce, err := parseMO(tc.body)
-			if !tc.ok {
-				require.ErrorIs(t, err, ErrMalformed, "body %q", tc.body)
-				return
-			}
-			require.NoError(t, err, "body %q", tc.body)
-			assert.Equal(t, tc.tid, gotTID)
-			assert.Equal(t, tc.nonce, gotNonce)
-		})
-	}
-}
-
-func FuzzParseMO(f *testing.F) {
-	for _, s := range []string{"BIND STB0012345678", "bind stb 12", " BIND  x  y ", "", "BIND", "BIND a b c", "BIND\u3000x"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, body string) {
-		tid, nonce, err := parseMO(body)
-		if err != nil {
-			return
-		}
-		require.NotEmpty(t, tid)
-		require.Equal(t, strings.ToLower(nonce), nonce)
-		// Round trip: the canonical form parses to the same.
-		tid2, nonce2, err := parseMO(strings.TrimSpace("BIND " + tid + " " + nonce))
-		require.NoError(t, err)
-		require.Equal(t, tid, tid2)
-		require.Equal(t, nonce, nonce2)
-	})
-}
-
 // TestDeliversIntoModemsim runs the SMS platform against the real simulated
 // modem: the confirmation lands in its SIM storage, ready for the agent.
 func TestDeliversIntoModemsim(t *testing.T) {
@@ -614,15 +623,65 @@ func TestDeliversIntoModemsim(t *testing.T) {
 	defer m.Close()
 	n := New(Config{MasterKey: []byte(masterKey)})
 	n.AddTerminal(tid, m)
+	defer n.Close()
 	require.NoError(t, n.PhoneSend(context.Background(), phoneNum, DefaultServiceNumber, "BIND "+tid))
-	n.Close() // waits for the delivery
+	require.Eventually(t, func() bool { return len(m.Stored()) == 2 }, 10*time.Second, 10*time.Millisecond, "both parts land in the SIM")
 
 	slots := m.Stored()
-	require.Len(t, slots, 2)
 	pdus := []string{slots[0].PDU, slots[1].PDU}
 	from, text := decodeSMS(t, pdus)
 	assert.Equal(t, DefaultServiceNumber, from)
 	tok, err := confirm.Find(text)
 	require.NoError(t, err, "text %q", text)
 	assert.True(t, confirm.Verify(confirm.DeriveKey([]byte(masterKey), tid), tok))
+}
+
+func TestSIMNumber(t *testing.T) {
+	tests := []struct{ name, tid string }{
+		{"design vector", tid},
+		{"other", otherTID},
+		{"IMEI", "861234567890123"},
+	}
+	seen := map[string]string{}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := SIMNumber(tc.tid)
+			assert.Regexp(t, `^\+86147[0-9]{8}$`, got)
+			assert.Equal(t, got, SIMNumber(tc.tid), "stable")
+			e, err := number.E164(got)
+			require.NoError(t, err)
+			assert.Equal(t, got, e, "already E.164")
+			assert.NotContains(t, seen, got, "distinct from %s", seen[got])
+			seen[got] = tc.tid
+		})
+	}
+}
+
+// AddTerminal enrols once: again, it replaces the modem and keeps the
+// binding.
+func TestAddTerminalAgainKeepsBinding(t *testing.T) {
+	f := newFixture(t, nil)
+	require.NoError(t, f.net.PhoneSend(context.Background(), phoneNum, DefaultServiceNumber, "BIND "+tid))
+	f.sims[tid].receive(t)
+	again := newFakeSIM()
+	f.net.AddTerminal(tid, again)
+	bound, _ := f.net.Binding(tid)
+	assert.True(t, bound)
+	require.NoError(t, f.net.SendRaw(tid, "10658000", "hello"))
+	_, text := decodeSMS(t, again.receive(t))
+	assert.Equal(t, "hello", text)
+	assert.Equal(t, []string{"enrolled"}, filterEvents(timelineEvents(t, f.net, tid), "enrolled"), "enrolled once")
+}
+
+// The admin API of the platform is there when a token is configured.
+func TestAdminAPI(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.AdminToken = "s3cret" })
+	require.NoError(t, f.net.PhoneSend(context.Background(), phoneNum, DefaultServiceNumber, "BIND "+tid))
+	status, _ := f.get(t, "/v1/admin/terminals/"+tid, nil)
+	assert.Equal(t, http.StatusUnauthorized, status)
+	status, body := f.get(t, "/v1/admin/terminals/"+tid, map[string]string{"Authorization": "Bearer s3cret"})
+	require.Equal(t, http.StatusOK, status, "body %v", body)
+	assert.Equal(t, "bound", body["state"])
+	assert.Equal(t, SIMNumber(tid), body["sim_msisdn"])
+	assert.NotEmpty(t, body["timeline"])
 }
