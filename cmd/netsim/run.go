@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -30,6 +31,8 @@ usage:
         --confirm-delay D        delay before the confirmation SMS (default 0s)
         --require-signed         refuse unsigned platform queries (401)
         --state-file FILE        write {"url":…,"modems":{TID:pty}} there once ready
+        --admin-token-file FILE  open the platform's admin API (/v1/admin/) with the bearer
+                                 token in FILE, created (random, mode 0600) when missing
         --verbose                also log every HTTP request and the modems' AT traffic
         --modem-profile NAME     simulated modem family: generic (default), huawei, quectel,
                                  sim800, simcom, zte (see internal/modemsim)
@@ -37,6 +40,9 @@ usage:
       a phone texts BODY (e.g. "BIND STB0012345678"); exit 0 when accepted
   bindpay-netsim sms --url URL --terminal TID --from NUMBER TEXT...
       deliver an arbitrary SMS into the terminal's modem (e.g. a spoofed confirmation)
+  bindpay-netsim timeline --url URL --admin-token-file FILE TID
+      print the platform's audit timeline of the terminal (its admin API; serve
+      must have been given the same --admin-token-file)
   bindpay-netsim help
       this text
 
@@ -101,6 +107,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return helpIsOK(err)
 		}
 		return sms(ctx, cfg, stdout)
+	case "timeline":
+		cfg, err := parseTimeline(rest, stderr)
+		if err != nil {
+			return helpIsOK(err)
+		}
+		return timeline(ctx, cfg, stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -231,20 +243,97 @@ func checkURL(s string) error {
 	return nil
 }
 
+// timelineConfig is the command line of "timeline".
+type timelineConfig struct {
+	url       string
+	tokenFile string
+	terminal  string
+}
+
+func parseTimeline(args []string, stderr io.Writer) (timelineConfig, error) {
+	var c timelineConfig
+	fs := newFlagSet("timeline", stderr)
+	fs.StringVar(&c.url, "url", "", "simulator URL (the `url` line of serve)")
+	fs.StringVar(&c.tokenFile, "admin-token-file", "", "the admin token `file` serve was given")
+	if err := parseFlags(fs, args); err != nil {
+		return c, err
+	}
+	if err := checkURL(c.url); err != nil {
+		return c, err
+	}
+	switch {
+	case c.tokenFile == "":
+		return c, usagef("timeline: --admin-token-file is required (the one given to serve)")
+	case fs.NArg() != 1:
+		return c, usagef("timeline: want one terminal ID")
+	}
+	c.terminal = fs.Arg(0)
+	return c, nil
+}
+
+// adminView is the part of the admin API's terminal view that timeline
+// prints.
+type adminView struct {
+	State        string `json:"state"`
+	MSISDNMasked string `json:"msisdn_masked"`
+	Timeline     []struct {
+		At     string `json:"at"`
+		Actor  string `json:"actor"`
+		Event  string `json:"event"`
+		Detail string `json:"detail"`
+	} `json:"timeline"`
+}
+
+func timeline(ctx context.Context, c timelineConfig, stdout io.Writer) error {
+	b, err := os.ReadFile(c.tokenFile)
+	if err != nil {
+		return fmt.Errorf("timeline: admin token: %w", err)
+	}
+	var v adminView
+	err = call(ctx, http.MethodGet, c.url, "/v1/admin/terminals/"+url.PathEscape(c.terminal), strings.TrimSpace(string(b)), nil, http.StatusOK, &v)
+	if err != nil {
+		return fmt.Errorf("timeline of terminal %s: %w", c.terminal, err)
+	}
+	state := v.State
+	if v.MSISDNMasked != "" {
+		state += " to " + v.MSISDNMasked
+	}
+	fmt.Fprintf(stdout, "terminal %s: %s\n", c.terminal, state)
+	for _, e := range v.Timeline {
+		fmt.Fprintf(stdout, "%s  %-6s  %-22s  %s\n", e.At, e.Actor, e.Event, e.Detail)
+	}
+	return nil
+}
+
 // post sends v as JSON to base+path and decodes a want-status answer into
 // out (if not nil); any other answer is an error carrying the server's reason.
 func post(ctx context.Context, base, path string, v any, want int, out any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return err
+	return call(ctx, http.MethodPost, base, path, "", v, want, out)
+}
+
+// call is post for any method, with a bearer token when token is not ""
+// and a JSON body when v is not nil.
+func call(ctx context.Context, method, base, path, token string, v any, want int, out any) error {
+	var body io.Reader
+	if v != nil {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(base, "/")+path, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if v != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err

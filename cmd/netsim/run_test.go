@@ -130,13 +130,14 @@ func TestServeMasterKeyFile(t *testing.T) {
 // TestServePhoneSMS runs serve, then the phone and sms commands against it.
 func TestServePhoneSMS(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state.json")
+	tokenFile := filepath.Join(t.TempDir(), "admin.token")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	outR, outW := io.Pipe()
 	stderr := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, []string{"serve", "--terminal", tid, "--state-file", state, "--verbose"}, outW, stderr)
+		err := run(ctx, []string{"serve", "--terminal", tid, "--state-file", state, "--verbose", "--admin-token-file", tokenFile}, outW, stderr)
 		outW.Close()
 		done <- err
 	}()
@@ -198,6 +199,23 @@ func TestServePhoneSMS(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, true, binding["bound"])
 	assert.Equal(t, "138****8000", binding["msisdn"])
+	require.Eventually(t, func() bool {
+		return strings.Contains(stderr.String(), "SMS centre: MT to terminal "+tid) && strings.Contains(stderr.String(), "part 2")
+	}, 10*time.Second, 10*time.Millisecond, "the platform's outbox sends the confirmation through the sim link")
+
+	info, err := os.Stat(tokenFile)
+	require.NoError(t, err, "serve made the admin token")
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	var tl bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"timeline", "--url", url, "--admin-token-file", tokenFile, tid}, &tl, io.Discard))
+	assert.Contains(t, tl.String(), "terminal "+tid+": bound to 138****8000\n")
+	for _, ev := range []string{"enrolled", "activation_requested", "bound"} {
+		assert.Regexp(t, `(?m)^\S+  \S+ +`+ev+` `, tl.String(), "the platform's audit timeline")
+	}
+	wrong := filepath.Join(t.TempDir(), "wrong.token")
+	require.NoError(t, os.WriteFile(wrong, []byte("not the token\n"), 0o600))
+	err = run(context.Background(), []string{"timeline", "--url", url, "--admin-token-file", wrong, tid}, io.Discard, io.Discard)
+	assert.ErrorContains(t, err, "unauthorized", "another token")
 
 	cancel()
 	select {
@@ -209,13 +227,13 @@ func TestServePhoneSMS(t *testing.T) {
 	assert.NoFileExists(t, state)
 	trace := stderr.String()
 	for _, want := range []string{
-		"SMS platform: MO from +8613800138000 to 10658000",
-		"OSS: activated terminal " + tid,
-		"SMS platform: MT to terminal " + tid + " from 10658000 in 2 parts",
-		"SMS platform: raw MT to terminal " + tid,
+		"SMS centre: MO from +8613800138000 to 10658000",
+		"to the platform: activated",
+		"OSS: terminal " + tid + " enrolled",
+		"SMS centre: raw MT to terminal " + tid,
 		"method=POST path=/v1/phone/sms status=202",
 	} {
-		assert.Contains(t, trace, want)
+		assert.Contains(t, trace, want, "trace:\n%s", trace)
 	}
 }
 

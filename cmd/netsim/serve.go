@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/binary"
@@ -44,6 +45,7 @@ type serveConfig struct {
 	verbose       bool
 	modemProfile  string
 	tlsDir        string
+	adminToken    string // file
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -70,6 +72,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.stateFile, "state-file", "", "write the URL and modem ptys as JSON to `file` once ready")
 	fs.BoolVar(&c.verbose, "verbose", false, "also log every HTTP request and the modems' AT traffic")
 	fs.StringVar(&c.tlsDir, "tls-dir", "", "serve https:// with a throwaway CA, written to `dir`/ca.pem (the agent's platform.ca_file)")
+	fs.StringVar(&c.adminToken, "admin-token-file", "", "open the platform's admin API with the bearer token in `file` (created, random, mode 0600, when missing)")
 	fs.StringVar(&c.modemProfile, "modem-profile", "generic", "simulated modem `family`: "+strings.Join(modemsim.Profiles(), ", "))
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
@@ -138,6 +141,13 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) (err er
 		log.Warn(fmt.Sprintf("using the documented demo master key %q: for simulation only, never in production", demoMasterKey))
 	}
 
+	var adminToken string
+	if c.adminToken != "" {
+		if adminToken, err = loadAdminToken(c.adminToken); err != nil {
+			return err
+		}
+	}
+
 	var modems []*modemsim.Modem
 	defer func() {
 		for _, m := range modems {
@@ -150,6 +160,8 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) (err er
 		MasterKey:             master,
 		ConfirmDelay:          c.confirmDelay,
 		RequireSignedRequests: c.requireSigned,
+		AdminToken:            adminToken,
+		Log:                   log.With("element", "platform"),
 		Logf:                  func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) },
 	})
 	defer nw.Close() // runs before the modems close: deliveries use them
@@ -242,6 +254,28 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) (err er
 	}
 	<-served
 	return nil
+}
+
+// loadAdminToken reads the admin token from path, or creates the file
+// with a random token (mode 0600) when it does not exist.
+func loadAdminToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if tok := strings.TrimSpace(string(b)); tok != "" {
+			return tok, nil
+		}
+		return "", usagef("serve: admin token file %s is empty: remove it to have a token made", path)
+	case !errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	var raw [16]byte
+	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails
+	tok := hex.EncodeToString(raw[:])
+	if err := writeFileAtomic(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	return tok, nil
 }
 
 // stateFile is what --state-file holds, for scripts.

@@ -90,6 +90,8 @@ type Config struct {
 	// AdminToken enables the platform's admin API (/v1/admin/...) with this
 	// bearer token; "" leaves it closed (every call 401).
 	AdminToken string
+	// Log receives the platform node's log; default: its lines go to Logf.
+	Log *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Logf receives the trace of what each network element does (the
@@ -200,14 +202,17 @@ func newNetwork(cfg Config) (*Network, error) {
 	if err := pc.Validate(); err != nil {
 		return fail(fmt.Errorf("platform config: %w", err))
 	}
-	log := slog.New(slog.NewTextHandler(logfWriter(cfg.Logf), &slog.HandlerOptions{
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) == 0 && a.Key == slog.TimeKey {
-				return slog.Attr{} // Logf's sink has its own time stamps
-			}
-			return a
-		},
-	})).With("element", "platform")
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(logfWriter(cfg.Logf), &slog.HandlerOptions{
+			ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+				if len(groups) == 0 && a.Key == slog.TimeKey {
+					return slog.Attr{} // Logf's sink has its own time stamps
+				}
+				return a
+			},
+		})).With("element", "platform")
+	}
 	l := &link.SIM{Network: simNetwork{n}, Now: cfg.Now}
 	n.node, err = node.New(pc, n.st, l, node.Secrets{MasterKey: cfg.MasterKey, AdminToken: cfg.AdminToken},
 		node.Options{Now: cfg.Now, Log: log, Owner: "netsim"})
