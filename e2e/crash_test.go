@@ -187,7 +187,7 @@ func (c *crashIteration) run() {
 	require.NoError(t, err)
 	assert.Equal(t, string(c.record), string(data), "the record never changes once written")
 	bound, msisdn := w.net.Binding(tid)
-	assert.True(t, bound && msisdn == phone, "the platform binds the terminal to the phone once")
+	assert.True(t, bound && msisdn == "+86"+phone, "the platform binds the terminal to the phone once (its E.164 number)")
 	deletes := countPrefix(w.sim.Commands(), "AT+CMGD")
 	assert.LessOrEqual(t, deletes, confirmationParts, "each part of the confirmation is deleted at most once; commands: %q", w.sim.Commands())
 	assert.Equal(t, confirmationParts-deletes, len(w.sim.Stored()),

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # make demo: the whole activation flow on the simulated network, on this machine.
 #
-#   1. bindpay-netsim starts the operator's side (service platform, OSS, SMS
-#      platform, a phone) and a simulated AT modem on a pty;
+#   1. bindpay-netsim starts the operator's side (bindpay-platform's node on
+#      SQLite in a temp dir, with the sim link into a simulated SMS centre and
+#      a phone) and a simulated AT modem on a pty;
 #   2. bindpay-agent starts on a fresh terminal: not bound, it asks the platform
 #      and shows what to text;
 #   3. the phone texts BIND <ID>; the confirmation SMS comes back over the modem;
 #      the agent verifies it, persists the flag, deletes the SMS, exits 0;
-#   4. the agent runs again: bound, it exits at once without opening the modem.
+#   4. the agent runs again: bound, it exits at once without opening the modem;
+#   5. the platform's audit timeline of the terminal, from its admin API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +44,7 @@ wait_for() {
 
 step "Starting the simulated network (bindpay-netsim)"
 "$BIN/bindpay-netsim" serve --listen 127.0.0.1:0 --terminal "$TID" --key-dir "$work" \
+	--admin-token-file "$work/admin.token" \
 	>"$work/netsim.out" 2>"$work/netsim.log" &
 netsim_pid=$!
 wait_for "$work/netsim.out" '^url ' 20
@@ -111,5 +114,8 @@ start=$(date +%s%N)
 "$BIN/bindpay-agent" --config "$work/agent.toml" --modem /nonexistent/modem run
 end=$(date +%s%N)
 echo "exit 0 in $(((end - start) / 1000000)) ms (the modem path was set to /nonexistent/modem: it was never opened)"
+
+step "The platform's audit timeline of $TID (bindpay-netsim timeline, from the admin API)"
+"$BIN/bindpay-netsim" timeline --url "$url" --admin-token-file "$work/admin.token" "$TID"
 
 step "Demo complete"
