@@ -369,7 +369,7 @@ func (n *Network) phoneSend(ctx context.Context, from, to, body string) (moResul
 	if err != nil {
 		return moResult{}, fmt.Errorf("netsim: platform: %w", err)
 	}
-	n.cfg.Logf("SMS centre: MO %s to the platform: %s %s", id, res.Outcome, res.Detail)
+	n.cfg.Logf("SMS centre: MO %s to the platform: %s", id, strings.TrimSpace(string(res.Outcome)+" "+res.Detail))
 	msisdn, _ := number.E164(from)
 	if err := outcomeError(res, from, body); err != nil {
 		return moResult{}, err
