@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"bindpay/internal/server/store/storetest"
 )
 
 func statusJSON(t *testing.T, w *world) map[string]any {
@@ -51,6 +53,31 @@ func TestActivation(t *testing.T) {
 	assert.Len(t, w.sim.Commands(), before, "the bound path sends the modem nothing")
 	_, code = runAgent(t, w.args("--modem", filepath.Join(t.TempDir(), "no-such-modem"))...)
 	assert.Equal(t, exitBound, code, "the bound path does not even open the modem")
+}
+
+// TestActivationOnPostgres is the flow with the platform on PostgreSQL
+// (BINDPAY_TEST_POSTGRES, set by .ci/run; skipped without it outside CI):
+// the prompt, the user's SMS, the confirmation over the modem, bound on
+// both sides, and an MO delivered again binding nothing new.
+func TestActivationOnPostgres(t *testing.T) {
+	w := newWorldOn(t, storetest.PostgresURL(t))
+	a := start(t, w.args()...)
+	a.waitOutput(a.stdout, "BIND "+tid)
+	require.NoError(t, w.net.PhoneSend(context.Background(), phone, service, "BIND "+tid))
+	require.Equal(t, exitBound, a.wait(), "run exits 0 once bound")
+	assert.Contains(t, a.stderr.String(), `why="signature valid, nonce issued to this terminal"`)
+	st := statusJSON(t, w)
+	assert.Equal(t, true, st["bound"])
+	assert.Equal(t, "138****8000", st["msisdn"])
+	bound, msisdn := w.net.Binding(tid)
+	assert.True(t, bound && msisdn == "+86"+phone, "the platform on PostgreSQL holds the binding")
+	es, err := w.net.Timeline(context.Background(), tid)
+	require.NoError(t, err)
+	var events []string
+	for _, e := range es {
+		events = append(events, e.Event)
+	}
+	assert.Subset(t, events, []string{"enrolled", "activation_requested", "bound"}, "the platform's audit log")
 }
 
 // TestConfirmationStoredBeforeStart: the SMS arrived while the agent was not

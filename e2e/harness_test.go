@@ -105,7 +105,7 @@ func newWorld(t *testing.T) *world {
 // quirks, faults).
 func newWorldWith(t *testing.T, opts ...modemsim.Option) *world {
 	t.Helper()
-	return buildWorld(t, false, opts...)
+	return buildWorld(t, false, "", opts...)
 }
 
 // newTLSWorld is newWorld with the platform served over https:// by a
@@ -113,16 +113,23 @@ func newWorldWith(t *testing.T, opts ...modemsim.Option) *world {
 // --ca-file.
 func newTLSWorld(t *testing.T) *world {
 	t.Helper()
-	return buildWorld(t, true)
+	return buildWorld(t, true, "")
 }
 
-func buildWorld(t *testing.T, withTLS bool, opts ...modemsim.Option) *world {
+// newWorldOn is newWorld with the platform's store at storeURL (a
+// PostgreSQL database) instead of SQLite.
+func newWorldOn(t *testing.T, storeURL string) *world {
+	t.Helper()
+	return buildWorld(t, false, storeURL)
+}
+
+func buildWorld(t *testing.T, withTLS bool, storeURL string, opts ...modemsim.Option) *world {
 	t.Helper()
 	sim, err := modemsim.New(append([]modemsim.Option{modemsim.WithIMEI("861234567890123")}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { sim.Close() })
 	// The platform refuses unsigned queries: the agent must sign them.
-	n := netsim.New(netsim.Config{MasterKey: []byte(masterKey), RequireSignedRequests: true, Logf: t.Logf})
+	n := netsim.New(netsim.Config{MasterKey: []byte(masterKey), RequireSignedRequests: true, StoreURL: storeURL, Logf: t.Logf})
 	t.Cleanup(n.Close)
 	delivered := make(chan struct{}, 64)
 	var drop atomic.Bool

@@ -90,6 +90,10 @@ type Config struct {
 	// AdminToken enables the platform's admin API (/v1/admin/...) with this
 	// bearer token; "" leaves it closed (every call 401).
 	AdminToken string
+	// StoreURL is the platform's store (store.Open's URL: sqlite:// or
+	// postgres://), migrated at New; default: SQLite in the Network's
+	// temporary directory.
+	StoreURL string
 	// Log receives the platform node's log; default: its lines go to Logf.
 	Log *slog.Logger
 	// Now is the clock; default time.Now.
@@ -140,7 +144,8 @@ type PhoneMessage struct {
 
 // New returns a Network with its platform node running. It panics if
 // cfg.MasterKey is empty (a programming error) or if the platform's store
-// cannot be created in a temporary directory (the machine is broken).
+// cannot be opened (a temporary directory cannot be made, or StoreURL is
+// not reachable).
 func New(cfg Config) *Network {
 	if len(cfg.MasterKey) == 0 {
 		panic("netsim: Config.MasterKey is required")
@@ -181,12 +186,16 @@ func newNetwork(cfg Config) (*Network, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	n.st, err = store.Open(ctx, "sqlite://"+filepath.Join(dir, "platform.db"), true)
+	storeURL := cfg.StoreURL
+	if storeURL == "" {
+		storeURL = "sqlite://" + filepath.Join(dir, "platform.db")
+	}
+	n.st, err = store.Open(ctx, storeURL, true)
 	if err != nil {
 		return fail(fmt.Errorf("platform store: %w", err))
 	}
 	pc := config.Default()
-	pc.Store.URL = "sqlite://" + filepath.Join(dir, "platform.db")
+	pc.Store.URL = storeURL
 	pc.Link.Kind = "sim"
 	pc.SMS.From = cfg.ConfirmSender
 	pc.API.AllowUnsigned = !cfg.RequireSignedRequests
