@@ -117,6 +117,7 @@ type Network struct {
 	ctx   context.Context // cancelled by Close: ends the node and pending deliveries
 	stop  context.CancelFunc
 	ran   chan struct{} // closed when the node's Run has returned
+	once  sync.Once     // Close's work
 	smsID atomic.Int64  // the SMS centre's MO message ids
 	ref   atomic.Uint32 // concatenation references of raw MTs
 
@@ -125,7 +126,6 @@ type Network struct {
 	sims   map[string]*sim // by terminal ID as registered
 	byNum  map[string]*sim // by SIM number (E.164)
 	inbox  []PhoneMessage  // SMS to phones, oldest first, at most maxPhoneInbox
-	closeM sync.Once
 }
 
 // sim is a terminal's SIM in the SMS centre; guarded by Network.mu.
@@ -249,7 +249,7 @@ var _ io.Writer = logfWriter(nil)
 // deliveries), closes its store and removes its state directory. Later MO
 // SMS are refused with ErrClosed.
 func (n *Network) Close() {
-	n.closeM.Do(func() {
+	n.once.Do(func() {
 		n.mu.Lock()
 		n.closed = true
 		n.mu.Unlock()
