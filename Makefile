@@ -11,14 +11,15 @@ GOFLAGS_BUILD := -trimpath -tags "$(TAGS)" -ldflags "$(LDFLAGS)"
 # Short fuzz runs that are part of `make test` (seconds each).
 FUZZTIME ?= 20000x
 
-.PHONY: help build test test-long check fmt-check vet unit fuzz tidy-check test-fb lint demo clean cross package test-cross deploy-check
+.PHONY: help build test test-long test-pg check fmt-check vet unit fuzz tidy-check test-fb lint demo clean cross package test-cross deploy-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
-build: ## build bin/bindpay-agent and bin/bindpay-netsim for this machine
+build: ## build bin/bindpay-agent, bin/bindpay-platform and bin/bindpay-netsim for this machine
 	@mkdir -p $(BIN)
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/bindpay-agent ./cmd/agent
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/bindpay-platform ./cmd/platform
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/bindpay-netsim ./cmd/netsim
 
 test: fmt-check vet unit fuzz ## what CI runs: gofmt check, go vet, all tests with -race (end-to-end included), short fuzz runs
@@ -28,6 +29,9 @@ KILL_ITERATIONS ?= 200
 
 test-long: test ## test, then the kill -9 e2e test at full length (BINDPAY_KILL_SEED=n replays a run)
 	BINDPAY_KILL_ITERATIONS=$(KILL_ITERATIONS) $(GO) test -race -count=1 -timeout 15m -run '^TestKillDuringActivation$$' ./e2e
+
+test-pg: ## the store and platform tests on a throwaway PostgreSQL cluster (as .ci/run starts it; installs Debian's postgresql if missing)
+	bash -c '. .ci/postgres.sh && trap stop_test_postgres EXIT && start_test_postgres && $(GO) test -race -count=1 ./internal/server/... ./cmd/platform'
 
 check: test tidy-check test-fb lint ## test, plus tidy go.mod/go.sum (both modules), the -tags fb build vetted and tested, and staticcheck
 
