@@ -523,16 +523,23 @@ type Event struct {
 }
 
 // Timeline merges a terminal's audit log with its messages' life (each
-// message queued, each part's latest state and receipt), oldest first;
-// equal times keep the audit log's order, then the messages'.
+// message queued, each part's latest state with its SMS centre id: the
+// store keeps no history of a part), oldest first. At equal times a part's
+// state comes first (the receipts, then the audit entry that they made a
+// message delivered), then the audit log in its order, then the messages
+// queued (by the audit entry's transaction).
 func Timeline(log []store.AuditEntry, msgs []store.Message) []Event {
-	out := make([]Event, 0, len(log)+2*len(msgs))
+	type ranked struct {
+		Event
+		rank int
+	}
+	out := make([]ranked, 0, len(log)+2*len(msgs))
 	for _, e := range log {
-		out = append(out, Event{At: e.At, Actor: e.Actor, Event: e.Event, Detail: e.Detail})
+		out = append(out, ranked{Event{At: e.At, Actor: e.Actor, Event: e.Event, Detail: e.Detail}, 1})
 	}
 	for _, m := range msgs {
-		out = append(out, Event{At: m.CreatedAt, Actor: "outbox", Event: m.Kind + "_queued",
-			Detail: fmt.Sprintf("message %d to %s, %d part(s)", m.ID, m.To, len(m.Parts))})
+		out = append(out, ranked{Event{At: m.CreatedAt, Actor: "outbox", Event: m.Kind + "_queued",
+			Detail: fmt.Sprintf("message %d to %s, %d part(s)", m.ID, m.To, len(m.Parts))}, 2})
 		for _, p := range m.Parts {
 			if p.State == store.PartPending {
 				continue
@@ -541,11 +548,20 @@ func Timeline(log []store.AuditEntry, msgs []store.Message) []Event {
 			if p.SMSCID != "" {
 				d += " (SMSC id " + p.SMSCID + ")"
 			}
-			out = append(out, Event{At: p.UpdatedAt, Actor: "smsc", Event: "part_" + string(p.State), Detail: d})
+			out = append(out, ranked{Event{At: p.UpdatedAt, Actor: "smsc", Event: "part_" + string(p.State), Detail: d}, 0})
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
-	return out
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].At.Equal(out[j].At) {
+			return out[i].At.Before(out[j].At)
+		}
+		return out[i].rank < out[j].rank
+	})
+	events := make([]Event, len(out))
+	for i, r := range out {
+		events[i] = r.Event
+	}
+	return events
 }
 
 // isAction reports whether a is one of the console's actions.

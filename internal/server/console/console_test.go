@@ -155,7 +155,8 @@ func TestTimeline(t *testing.T) {
 		{At: t0, Actor: "cli", Event: "enrolled"},
 		{At: t0.Add(time.Minute), Actor: "mo", Event: "activation_requested"},
 		{At: t0.Add(time.Minute), Actor: "oss", Event: "bound"},
-		{At: t0.Add(5 * time.Minute), Actor: "outbox", Event: "confirmation_delivered"},
+		{At: t0.Add(2 * time.Minute), Actor: "outbox", Event: "confirmation_sent"},
+		{At: t0.Add(4 * time.Minute), Actor: "outbox", Event: "confirmation_delivered"},
 	}
 	msgs := []store.Message{{ID: 7, Kind: store.KindConfirmation, To: "+8614700000001", CreatedAt: t0.Add(time.Minute), Parts: []store.Part{
 		{Seq: 1, State: store.PartDelivered, SMSCID: "a1", UpdatedAt: t0.Add(4 * time.Minute)},
@@ -166,7 +167,8 @@ func TestTimeline(t *testing.T) {
 	for _, e := range Timeline(log, msgs) {
 		got = append(got, e.Event)
 	}
-	assert.Equal(t, []string{"enrolled", "activation_requested", "bound", "confirmation_queued", "part_accepted", "part_delivered", "confirmation_delivered"}, got)
+	assert.Equal(t, []string{"enrolled", "activation_requested", "bound", "confirmation_queued", "part_accepted", "confirmation_sent",
+		"part_delivered", "confirmation_delivered"}, got)
 	assert.Empty(t, Timeline(nil, nil))
 }
 
@@ -355,11 +357,13 @@ func TestTerminalPage(t *testing.T) {
 	assert.Contains(t, body, "+8613800138000", "staff see the full number")
 	assert.Contains(t, body, "+8614700000001")
 	i := 0
-	for _, ev := range []string{"enrolled", "activation_requested", "bound", "confirmation_queued"} {
+	for _, ev := range []string{"enrolled", "activation_requested", "bound", "confirmation_queued", "reply_queued", "part_accepted",
+		"confirmation_sent", "part_delivered", "part_delivered", "confirmation_delivered"} {
 		j := strings.Index(body[i:], "<code>"+ev+"</code>")
 		require.GreaterOrEqual(t, j, 0, "timeline lacks %s after position %d", ev, i)
-		i += j
+		i += j + 1
 	}
+	assert.Contains(t, body, "SMSC id smsc-1")
 	assert.Contains(t, body, `id="action-unbind"`)
 	assert.NotContains(t, body, `id="action-cancel-`)
 

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -20,7 +21,9 @@ import (
 
 	"bindpay/internal/server/activation"
 	"bindpay/internal/server/enrol"
+	"bindpay/internal/server/link"
 	"bindpay/internal/server/number"
+	"bindpay/internal/server/outbox"
 	"bindpay/internal/server/store"
 )
 
@@ -93,6 +96,7 @@ func newFixture(t *testing.T, o Options) *fixture {
 	res, err := f.act.ReceiveMO(ctx, activation.MO{SMSCID: "1", From: "13800138000", To: "10658000", Text: "BIND STB1"})
 	require.NoError(t, err)
 	require.Equal(t, activation.OutcomeActivated, res.Outcome, "%+v", res)
+	f.sendAndDeliver(t, "STB1")
 	res, err = f.pending.ReceiveMO(ctx, activation.MO{SMSCID: "2", From: "13900139000", To: "10658000", Text: "BIND STB2"})
 	require.NoError(t, err)
 	require.Equal(t, activation.OutcomePending, res.Outcome, "%+v", res)
@@ -111,6 +115,50 @@ func newFixture(t *testing.T, o Options) *fixture {
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// acceptingLink is an SMS centre that accepts every part and numbers it.
+type acceptingLink struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (l *acceptingLink) Send(context.Context, link.Part) (link.Result, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n++
+	return link.Result{SMSCID: fmt.Sprintf("smsc-%d", l.n)}, nil
+}
+
+// sendAndDeliver hands tid's queued messages to the SMS centre through
+// the real outbox, a minute later, and a minute after that reports every
+// confirmation part delivered.
+func (f *fixture) sendAndDeliver(t *testing.T, tid string) {
+	t.Helper()
+	ctx := context.Background()
+	ob := outbox.New(outbox.Config{Store: f.st, Link: &acceptingLink{}, Owner: "test", Lease: time.Minute, Poll: time.Hour,
+		LinkTimeout: time.Second, RetryInitial: time.Second, RetryMax: time.Minute, Now: f.clock})
+	f.advance(time.Minute)
+	_, err := ob.RunOnce(ctx)
+	require.NoError(t, err)
+	f.advance(time.Minute)
+	msgs, err := f.st.Messages(ctx, tid)
+	require.NoError(t, err)
+	for _, m := range msgs {
+		if m.Kind != store.KindConfirmation {
+			continue
+		}
+		for _, p := range m.Parts {
+			require.Equal(t, store.PartAccepted, p.State, "part %d of message %d", p.Seq, m.ID)
+			require.NoError(t, ob.Receipt(ctx, p.ID, outbox.DLRDelivered))
+		}
+	}
+}
+
+func (f *fixture) advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = f.now.Add(d)
 }
 
 // client is a browser without JavaScript: it keeps cookies and does not
