@@ -107,6 +107,7 @@ const (
 type console struct {
 	Options
 	sessions *sessions
+	limiter  *limiter
 	pages    map[string]*template.Template
 }
 
@@ -134,7 +135,8 @@ func New(o Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &console{Options: o, sessions: newSessions(o.MaxSessions, o.IdleTimeout, o.MaxSessionAge), pages: pages}
+	c := &console{Options: o, sessions: newSessions(o.MaxSessions, o.IdleTimeout, o.MaxSessionAge),
+		limiter: newLimiter(), pages: pages}
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		return nil, fmt.Errorf("console: static files: %w", err)
@@ -333,9 +335,16 @@ func (c *console) signin(w http.ResponseWriter, r *http.Request) {
 		c.setCookie(w, r, loginCookie, tok, 15*time.Minute, true)
 		c.render(w, status, "signin", req, page{Error: msg, Path: "/console/signin", Data: signinData{Next: next, Token: tok}})
 	}
+	host := hostOf(r.RemoteAddr)
+	if !c.limiter.allowed(host, c.Now()) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(signinWindow/time.Second)))
+		again(http.StatusTooManyRequests, text(req.Lang, "signin.slow"))
+		return
+	}
 	token := r.PostFormValue("token")
 	if c.AdminToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(c.AdminToken)) != 1 {
 		c.Log.Warn("console: sign-in refused: wrong admin token", "remote", r.RemoteAddr)
+		c.limiter.fail(host, c.Now())
 		again(http.StatusUnauthorized, text(req.Lang, "signin.bad"))
 		return
 	}
@@ -344,6 +353,7 @@ func (c *console) signin(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, text(req.Lang, "signin.needwho"))
 		return
 	}
+	c.limiter.succeed(host)
 	s := c.sessions.create(who, c.Now())
 	c.setCookie(w, r, loginCookie, "", -1, true)
 	c.setCookie(w, r, sessionCookie, s.id, c.MaxSessionAge, true)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -475,8 +476,8 @@ func TestActions(t *testing.T) {
 	})
 }
 
-func regexpField(name string) interface{ FindStringSubmatch(string) []string } {
-	return mustRegexp(`name="` + name + `" value="([^"]*)"`)
+func regexpField(name string) *regexp.Regexp {
+	return regexp.MustCompile(`name="` + name + `" value="([^"]*)"`)
 }
 
 func assertAudit(t *testing.T, f *fixture, tid, actor, event, detail string) {
@@ -552,4 +553,38 @@ func TestChinese(t *testing.T) {
 	res, body = c.get("/console/t/STB1")
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	assert.Contains(t, body, "时间线", "the choice is remembered")
+}
+
+func TestSigninAllowed(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		f    failures
+		now  time.Time
+		want bool
+	}{
+		{"never failed", failures{}, t0, true},
+		{"some failures", failures{first: t0, n: 4}, t0.Add(time.Second), true},
+		{"too many", failures{first: t0, n: 5}, t0.Add(time.Minute), false},
+		{"window over", failures{first: t0, n: 50}, t0.Add(5 * time.Minute), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { assert.Equal(t, tc.want, signinAllowed(tc.f, tc.now, 5*time.Minute, 5)) })
+	}
+}
+
+func TestSigninSlowed(t *testing.T) {
+	f := newFixture(t, Options{})
+	c := f.client(t)
+	_, body := c.get("/console/signin")
+	for i := 0; i < signinFailures; i++ {
+		res, b := c.post("/console/signin", url.Values{"csrf": {csrf(t, body)}, "who": {"x"}, "token": {"guess"}})
+		require.Equal(t, http.StatusUnauthorized, res.StatusCode, "attempt %d", i+1)
+		body = b
+	}
+	res, b := c.post("/console/signin", url.Values{"csrf": {csrf(t, body)}, "who": {"amy"}, "token": {adminToken}})
+	assert.Equal(t, http.StatusTooManyRequests, res.StatusCode, "even the right token waits")
+	assert.Equal(t, "300", res.Header.Get("Retry-After"))
+	f.advance(signinWindow)
+	res, _ = c.post("/console/signin", url.Values{"csrf": {csrf(t, b)}, "who": {"amy"}, "token": {adminToken}})
+	assert.Equal(t, http.StatusSeeOther, res.StatusCode, "after the window")
 }
