@@ -23,7 +23,9 @@ import (
 	"bindpay/internal/server/activation"
 	"bindpay/internal/server/api"
 	"bindpay/internal/server/config"
+	"bindpay/internal/server/console"
 	"bindpay/internal/server/link"
+	"bindpay/internal/server/metrics"
 	"bindpay/internal/server/outbox"
 	"bindpay/internal/server/store"
 )
@@ -51,6 +53,7 @@ type Node struct {
 	act     *activation.Service
 	ob      *outbox.Worker
 	handler http.Handler
+	metrics *metrics.Metrics
 	now     func() time.Time
 	log     *slog.Logger
 }
@@ -87,10 +90,25 @@ func New(cfg config.Config, st store.Store, l link.Link, sec Secrets, o Options)
 	h := api.New(api.Deps{Store: st, MasterKey: sec.MasterKey, SMSFrom: cfg.SMS.From, NonceTTL: cfg.API.NonceTTL.D(),
 		AllowUnsigned: cfg.API.AllowUnsigned, MaxInFlight: cfg.API.MaxInFlight, CallbackKey: sec.CallbackKey,
 		AdminToken: sec.AdminToken, Activation: act, Outbox: ob, Now: o.Now, Log: o.Log.With("part", "api"), NewNonce: o.NewNonce})
-	return &Node{cfg: cfg, st: st, act: act, ob: ob, handler: h, now: o.Now, log: o.Log}, nil
+	// The operators' console and the metrics beside the API. The metrics'
+	// outbox gauges need a store query that does not exist yet (nil).
+	m := metrics.New(nil)
+	con, err := console.New(console.Options{Store: st, Actions: act, AdminToken: sec.AdminToken,
+		Secure: cfg.TLS.CertFile != "", Now: o.Now, Log: o.Log.With("part", "console")})
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(console.Prefix, con)
+	mux.Handle("GET /metrics", m.Handler())
+	mux.Handle("/", m.Middleware(h))
+	return &Node{cfg: cfg, st: st, act: act, ob: ob, handler: mux, metrics: m, now: o.Now, log: o.Log}, nil
 }
 
-// Handler is the node's HTTP API.
+// Metrics is the node's metrics (served at /metrics).
+func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
+
+// Handler is the node's HTTP API, the console at /console/ and /metrics.
 func (n *Node) Handler() http.Handler { return n.handler }
 
 // Activation is the node's activation service: netsim's SMS centre hands

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -127,4 +128,39 @@ func TestInProcess(t *testing.T) {
 		ms, err := st.Messages(ctx, "STB0012345678")
 		return err == nil && len(ms) == 2 && ms[0].State == store.MessageDelivered && ms[1].State == store.MessageDelivered
 	}, 10*time.Second, 10*time.Millisecond, "the sim link delivers at once")
+}
+
+// TestConsoleAndMetricsMounted: the node serves the console (sign-in first)
+// and the Prometheus metrics beside the API, and the API's queries are
+// counted.
+func TestConsoleAndMetricsMounted(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "p.db"), true)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	cfg := config.Default()
+	cfg.Link.Kind = "sim"
+	require.NoError(t, cfg.Validate())
+	n, err := New(cfg, st, &link.SIM{Network: &simNetwork{pdus: map[string][]string{}}}, Secrets{MasterKey: []byte("example master key"), AdminToken: "t0ken"}, Options{})
+	require.NoError(t, err)
+	srv := httptest.NewServer(n.Handler())
+	t.Cleanup(srv.Close)
+	c := srv.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+	resp, err := c.Get(srv.URL + "/console/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "an unauthenticated console page redirects to sign-in")
+
+	resp, err = c.Get(srv.URL + "/v1/terminals/STB0012345678/binding") // unsigned: 401
+	require.NoError(t, err)
+	resp.Body.Close()
+	resp, err = c.Get(srv.URL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Contains(t, string(body), "bindpay_terminal_queries_total")
 }
