@@ -260,7 +260,11 @@ else
 	bad "deploy/agent.toml and cmd/agent/config.go disagree (- config.go only, + agent.toml only):"
 	tail -n +3 "$tmp/keys.diff"
 fi
-sed -E 's/^#([a-z_]+ = )/\1/' deploy/agent.toml >"$tmp/all.toml"
+# Files under /etc/bindpay are looked for in $tmp/etc instead: this machine
+# need not be a terminal (status loads platform.key_file, 64 hex digits, 0600).
+mkdir -p "$tmp/etc"
+(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/etc/terminal.key")
+sed -E 's/^#([a-z_]+ = )/\1/; s|"/etc/bindpay/|"'"$tmp"'/etc/|' deploy/agent.toml >"$tmp/all.toml"
 if out=$("$agent" --config "$tmp/all.toml" --state-dir "$tmp" status 2>&1); [ $? -le 1 ]; then
 	ok "the agent accepts deploy/agent.toml with every key set ($(grep -cE '^[a-z_]+ = ' "$tmp/all.toml") keys)"
 else
