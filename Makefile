@@ -106,7 +106,7 @@ package: cross ## agent .deb (amd64, arm64, armhf, mipsel) and .ipk (OpenWrt arm
 test-cross: ## every package's tests built for linux/arm (GOARM=7) and run under qemu-user
 	GO=$(GO) tools/test-cross.sh
 
-deploy-check: package ## systemd-analyze verify, exposure <= 2.0 (both units), package contents, config keys, udev rule, OpenWrt scripts
+deploy-check: package ## systemd-analyze verify, exposure <= 2.0 (both units), package contents, config keys, udev rule, OpenWrt and platform .deb scripts
 	cd tools && $(GO) test -count=1 ./...
 	DIST=$(DIST) deploy/test/check.sh
 

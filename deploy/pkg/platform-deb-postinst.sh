@@ -19,9 +19,10 @@ ensure_user() {
 case "$1" in
 configure)
 	ensure_user
-	# The unit's StateDirectory (mode 0750), made now so that
-	# `bindpay-platform migrate` can run as the user before the first start.
-	[ -d "$state" ] || install -d -o "$user" -g "$user" -m 0750 "$state"
+	# The unit's StateDirectory= (owner and StateDirectoryMode=, as systemd
+	# sets them at each start), made now so that `bindpay-platform migrate`
+	# can run as the user before the first start.
+	install -d -o "$user" -g "$user" -m 0750 "$state"
 	if [ -d /run/systemd/system ]; then
 		systemctl daemon-reload || true
 	fi

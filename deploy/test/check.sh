@@ -10,8 +10,9 @@
 #     <= 8 MB (DESIGN.md), the platform built here runs;
 #   - deploy/agent.toml: documents every key of cmd/agent/config.go, and the
 #     agent accepts it with every key uncommented;
-#   - the udev rule (deploy/test/udev-rule.sh, needs root and udevadm) and
-#     the OpenWrt scripts (deploy/test/openwrt.sh).
+#   - the udev rule (deploy/test/udev-rule.sh, needs root and udevadm), the
+#     OpenWrt scripts (deploy/test/openwrt.sh) and the platform's .deb
+#     maintainer scripts (deploy/test/deb-scripts.sh, against stubs).
 # Run from the repository root.
 set -euo pipefail
 dist=${DIST:-dist}
@@ -276,13 +277,14 @@ else
 	bad "the agent rejects deploy/agent.toml as shipped: $out"
 fi
 
-# --- udev rule, OpenWrt scripts ---
+# --- udev rule, OpenWrt scripts, the platform's .deb scripts ---
 if [ "$(id -u)" = 0 ] && { [ -n "${UDEVADM:-}" ] || command -v udevadm >/dev/null; }; then
 	deploy/test/udev-rule.sh || fail=1
 else
 	echo "SKIP udev rule test: needs root and udevadm (or UDEVADM=path; .ci/run fetches one)"
 fi
 deploy/test/openwrt.sh || fail=1
+deploy/test/deb-scripts.sh || fail=1
 
 if [ "$fail" != 0 ]; then
 	echo "deploy-check failed"
