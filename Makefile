@@ -86,8 +86,10 @@ cross: ## static agents for linux/arm (GOARM=7), linux/arm64, linux/mipsle (soft
 	$(CROSS_ENV) GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o $(DIST)/bindpay-agent_linux_arm64 ./cmd/agent
 	$(CROSS_ENV) GOARCH=mipsle GOMIPS=softfloat $(GO) build $(GOFLAGS_BUILD) -o $(DIST)/bindpay-agent_linux_mipsle ./cmd/agent
 
-package: cross ## .deb (amd64, arm64, armhf, mipsel) and .ipk (OpenWrt arm, aarch64, mipsel) into dist/, with nfpm
+package: cross ## agent .deb (amd64, arm64, armhf, mipsel) and .ipk (OpenWrt arm, aarch64, mipsel), platform .deb (amd64, arm64) into dist/, with nfpm
 	$(CROSS_ENV) GOARCH=amd64 $(GO) build $(GOFLAGS_BUILD) -o $(DIST)/bindpay-agent_linux_amd64 ./cmd/agent
+	$(CROSS_ENV) GOARCH=amd64 $(GO) build $(GOFLAGS_BUILD) -o $(DIST)/bindpay-platform_linux_amd64 ./cmd/platform
+	$(CROSS_ENV) GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o $(DIST)/bindpay-platform_linux_arm64 ./cmd/platform
 	@mkdir -p $(BIN)
 	$(GO) -C tools build -o ../$(BIN)/pkg ./pkg
 	rm -f $(DIST)/*.deb $(DIST)/*.ipk
@@ -98,11 +100,13 @@ package: cross ## .deb (amd64, arm64, armhf, mipsel) and .ipk (OpenWrt arm, aarc
 	$(PKG) -packager ipk -arch $(IPK_ARCH_ARM)    -binary $(DIST)/bindpay-agent_linux_armv7
 	$(PKG) -packager ipk -arch $(IPK_ARCH_ARM64)  -binary $(DIST)/bindpay-agent_linux_arm64
 	$(PKG) -packager ipk -arch $(IPK_ARCH_MIPSLE) -binary $(DIST)/bindpay-agent_linux_mipsle
+	$(PKG) -spec deploy/pkg/platform-nfpm.yaml -packager deb -arch amd64 -binary $(DIST)/bindpay-platform_linux_amd64
+	$(PKG) -spec deploy/pkg/platform-nfpm.yaml -packager deb -arch arm64 -binary $(DIST)/bindpay-platform_linux_arm64
 
 test-cross: ## every package's tests built for linux/arm (GOARM=7) and run under qemu-user
 	GO=$(GO) tools/test-cross.sh
 
-deploy-check: package ## systemd-analyze verify, exposure <= 2.0, package contents, config keys, udev rule, OpenWrt scripts
+deploy-check: package ## systemd-analyze verify, exposure <= 2.0 (both units), package contents, config keys, udev rule, OpenWrt and platform .deb scripts
 	cd tools && $(GO) test -count=1 ./...
 	DIST=$(DIST) deploy/test/check.sh
 

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # What `make deploy-check` checks, after `make package`:
-#   - the systemd unit: systemd-analyze verify clean, exposure <= 2.0;
-#   - every .deb and .ipk in $DIST: exactly the expected files, modes, the
-#     packaged files equal to their sources, maintainer scripts, conffiles;
-#   - the agents: static, the right machine, linux/arm <= 8 MB (DESIGN.md);
+#   - both systemd units (agent, platform): systemd-analyze verify clean,
+#     exposure <= 2.0;
+#   - every .deb (agent or platform, by its Package field) and .ipk in
+#     $DIST: exactly the expected files, modes, the packaged files equal to
+#     their sources, maintainer scripts, conffiles; the user the postinst
+#     creates is the unit's; every architecture make package builds;
+#   - the agents and platforms: static, the right machine, linux/arm agent
+#     <= 8 MB (DESIGN.md), the platform built here runs;
 #   - deploy/agent.toml: documents every key of cmd/agent/config.go, and the
 #     agent accepts it with every key uncommented;
-#   - the udev rule (deploy/test/udev-rule.sh, needs root and udevadm) and
-#     the OpenWrt scripts (deploy/test/openwrt.sh).
+#   - the udev rule (deploy/test/udev-rule.sh, needs root and udevadm), the
+#     OpenWrt scripts (deploy/test/openwrt.sh) and the platform's .deb
+#     maintainer scripts (deploy/test/deb-scripts.sh, against stubs).
 # Run from the repository root.
 set -euo pipefail
 dist=${DIST:-dist}
@@ -23,32 +28,42 @@ fails=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# --- systemd unit ---
-unit=deploy/bindpay-agent.service
-agent=$dist/bindpay-agent_linux_$(go env GOARCH 2>/dev/null || echo amd64)
+# --- systemd units ---
+host_arch=$(go env GOARCH 2>/dev/null || echo amd64)
+# check_unit UNIT BINARY: systemd-analyze verify clean (ExecStart pointed at
+# BINARY, built here, since verify checks that it exists) and the exposure
+# of systemd-analyze security at most $max_exposure.
+check_unit() {
+	local unit=$1 binary=$2 name out sec score
+	name=$(basename "$unit")
+	sed "s|/usr/bin/${name%.service}|$(realpath "$binary")|" "$unit" >"$tmp/$name"
+	if out=$(systemd-analyze verify "$tmp/$name" 2>&1) && [ -z "$out" ]; then
+		ok "systemd-analyze verify $unit: clean"
+	else
+		bad "systemd-analyze verify $unit:"
+		echo "$out"
+	fi
+	sec=$(systemd-analyze security --offline=true "$unit" 2>&1 || true)
+	score=$(sed -n "s/.*Overall exposure level for ${name//./\\.}: \([0-9.]*\).*/\1/p" <<<"$sec")
+	if [ -z "$score" ]; then
+		bad "systemd-analyze security $unit: no score"
+		echo "$sec" | tail -5
+	elif awk -v s="$score" -v m="$max_exposure" 'BEGIN { exit !(s <= m) }'; then
+		ok "systemd-analyze security --offline=true $unit: exposure $score (<= $max_exposure)"
+	else
+		bad "systemd-analyze security $unit: exposure $score > $max_exposure"
+		grep '✗' <<<"$sec" || true
+	fi
+}
+agent=$dist/bindpay-agent_linux_$host_arch
 [ -x "$agent" ] || agent=$dist/bindpay-agent_linux_amd64
-# verify checks that ExecStart exists: point it at the agent built here.
-sed "s|/usr/bin/bindpay-agent|$(realpath "$agent")|" "$unit" >"$tmp/bindpay-agent.service"
-if out=$(systemd-analyze verify "$tmp/bindpay-agent.service" 2>&1) && [ -z "$out" ]; then
-	ok "systemd-analyze verify $unit: clean"
-else
-	bad "systemd-analyze verify $unit:"
-	echo "$out"
-fi
-sec=$(systemd-analyze security --offline=true "$unit" 2>&1 || true)
-score=$(sed -n 's/.*Overall exposure level for bindpay-agent.service: \([0-9.]*\).*/\1/p' <<<"$sec")
-if [ -z "$score" ]; then
-	bad "systemd-analyze security: no score"
-	echo "$sec" | tail -5
-elif awk -v s="$score" -v m="$max_exposure" 'BEGIN { exit !(s <= m) }'; then
-	ok "systemd-analyze security --offline=true $unit: exposure $score (<= $max_exposure)"
-else
-	bad "systemd-analyze security: exposure $score > $max_exposure"
-	grep '✗' <<<"$sec" || true
-fi
+platform=$dist/bindpay-platform_linux_$host_arch
+[ -x "$platform" ] || platform=$dist/bindpay-platform_linux_amd64
+check_unit deploy/bindpay-agent.service "$agent"
+check_unit deploy/bindpay-platform.service "$platform"
 
-# --- agents ---
-for b in "$dist"/bindpay-agent_linux_*; do
+# --- agents and platforms ---
+for b in "$dist"/bindpay-agent_linux_* "$dist"/bindpay-platform_linux_*; do
 	info=$(file -b "$b" 2>/dev/null || true)
 	case $b in
 	*_armv7) want="ARM, EABI5" ;;
@@ -71,6 +86,11 @@ if [ "$size" -le $((8 * 1024 * 1024)) ]; then
 else
 	bad "linux/arm agent: $size bytes > 8 MiB (DESIGN.md)"
 fi
+if out=$("$platform" version 2>&1) && [ -n "$out" ]; then
+	ok "$platform version: $out"
+else
+	bad "$platform version: $out"
+fi
 
 # --- packages ---
 # want_files LISTING EXPECTED: EXPECTED lines are "MODE PATH"; directories in
@@ -91,14 +111,27 @@ same_file() {
 	cmp -s "$2/$3" "$4" || bad "$1: $3 differs from $4"
 }
 
-debs=("$dist"/*.deb)
-[ -e "${debs[0]}" ] || bad "no .deb in $dist (make package)"
-for deb in "${debs[@]}"; do
-	[ -e "$deb" ] || continue
-	name=$(basename "$deb")
-	before=$fails
-	arch=$(dpkg-deb -f "$deb" Architecture)
-	dpkg-deb -c "$deb" | awk '{ print $1, $NF }' | sed 's| \./| /|; s| /$| /|' >"$tmp/got"
+# unit_value UNIT KEY: the value of KEY= in UNIT.
+unit_value() {
+	sed -n "s/^$2=//p" "$1"
+}
+# scripts_match_unit NAME UNIT POSTINST POSTRM: the user the postinst creates
+# is the unit's User= and Group=, the state directory it makes and the
+# postrm purges is the unit's StateDirectory=.
+scripts_match_unit() {
+	local name=$1 unit=$2 postinst=$3 postrm=$4 user state
+	user=$(sed -n 's/^user=//p' "$postinst")
+	[ -n "$user" ] && [ "$user" = "$(unit_value "$unit" User)" ] && [ "$user" = "$(unit_value "$unit" Group)" ] ||
+		bad "$name: postinst's user ${user:-(none)} is not $unit's User=/Group="
+	state=/var/lib/$(unit_value "$unit" StateDirectory)
+	grep -qx "	rm -rf $state" "$postrm" || bad "$name: postrm does not purge $state ($unit's StateDirectory=)"
+	! grep -q '^state=' "$postinst" || grep -qx "state=$state" "$postinst" ||
+		bad "$name: postinst's state directory is not $state ($unit's StateDirectory=)"
+}
+
+# check_agent_deb DEB NAME ARCH ROOT (ROOT: the .deb unpacked, DEBIAN/ too).
+check_agent_deb() {
+	local deb=$1 name=$2 arch=$3 root=$4 bin
 	cat >"$tmp/want" <<-WANT
 		-rwxr-xr-x /usr/bin/bindpay-agent
 		-rw-r--r-- /lib/systemd/system/bindpay-agent.service
@@ -107,22 +140,75 @@ for deb in "${debs[@]}"; do
 		drwxr-xr-x /etc/bindpay/
 	WANT
 	want_files "$tmp/got" "$tmp/want" "$name"
-	rm -rf "$tmp/x" && mkdir "$tmp/x" && dpkg-deb -x "$deb" "$tmp/x" && dpkg-deb -e "$deb" "$tmp/x/DEBIAN"
 	case $arch in
 	amd64) bin=bindpay-agent_linux_amd64 ;; arm64) bin=bindpay-agent_linux_arm64 ;;
 	armhf) bin=bindpay-agent_linux_armv7 ;; mipsel) bin=bindpay-agent_linux_mipsle ;;
-	*) bad "$name: architecture $arch" && continue ;;
+	*) bad "$name: architecture $arch" && return ;;
 	esac
-	same_file "$name" "$tmp/x" usr/bin/bindpay-agent "$dist/$bin"
-	same_file "$name" "$tmp/x" lib/systemd/system/bindpay-agent.service deploy/bindpay-agent.service
-	same_file "$name" "$tmp/x" lib/udev/rules.d/99-bindpay.rules deploy/99-bindpay.rules
-	same_file "$name" "$tmp/x" etc/bindpay/agent.toml deploy/agent.toml
-	same_file "$name" "$tmp/x" DEBIAN/postinst deploy/pkg/deb-postinst.sh
-	same_file "$name" "$tmp/x" DEBIAN/prerm deploy/pkg/deb-prerm.sh
-	same_file "$name" "$tmp/x" DEBIAN/postrm deploy/pkg/deb-postrm.sh
-	grep -qx /etc/bindpay/agent.toml "$tmp/x/DEBIAN/conffiles" || bad "$name: agent.toml is not a conffile"
-	[ "$(dpkg-deb -f "$deb" Package)" = bindpay-agent ] || bad "$name: package name"
-	[ "$fails" != "$before" ] || ok "$name: $(dpkg-deb -f "$deb" Version) $arch, $(wc -l <"$tmp/got") entries, scripts and conffiles"
+	same_file "$name" "$root" usr/bin/bindpay-agent "$dist/$bin"
+	same_file "$name" "$root" lib/systemd/system/bindpay-agent.service deploy/bindpay-agent.service
+	same_file "$name" "$root" lib/udev/rules.d/99-bindpay.rules deploy/99-bindpay.rules
+	same_file "$name" "$root" etc/bindpay/agent.toml deploy/agent.toml
+	same_file "$name" "$root" DEBIAN/postinst deploy/pkg/deb-postinst.sh
+	same_file "$name" "$root" DEBIAN/prerm deploy/pkg/deb-prerm.sh
+	same_file "$name" "$root" DEBIAN/postrm deploy/pkg/deb-postrm.sh
+	[ "$(cat "$root/DEBIAN/conffiles")" = /etc/bindpay/agent.toml ] || bad "$name: conffiles are not exactly agent.toml"
+	scripts_match_unit "$name" deploy/bindpay-agent.service deploy/pkg/deb-postinst.sh deploy/pkg/deb-postrm.sh
+}
+
+# check_platform_deb DEB NAME ARCH ROOT
+check_platform_deb() {
+	local deb=$1 name=$2 arch=$3 root=$4 bin
+	cat >"$tmp/want" <<-WANT
+		-rwxr-xr-x /usr/bin/bindpay-platform
+		-rw-r--r-- /lib/systemd/system/bindpay-platform.service
+		-rw-r--r-- /etc/bindpay/platform.toml
+		drwxr-xr-x /etc/bindpay/
+	WANT
+	want_files "$tmp/got" "$tmp/want" "$name"
+	case $arch in
+	amd64) bin=bindpay-platform_linux_amd64 ;; arm64) bin=bindpay-platform_linux_arm64 ;;
+	*) bad "$name: architecture $arch" && return ;;
+	esac
+	same_file "$name" "$root" usr/bin/bindpay-platform "$dist/$bin"
+	same_file "$name" "$root" lib/systemd/system/bindpay-platform.service deploy/bindpay-platform.service
+	same_file "$name" "$root" etc/bindpay/platform.toml deploy/platform.toml
+	same_file "$name" "$root" DEBIAN/postinst deploy/pkg/platform-deb-postinst.sh
+	same_file "$name" "$root" DEBIAN/prerm deploy/pkg/platform-deb-prerm.sh
+	same_file "$name" "$root" DEBIAN/postrm deploy/pkg/platform-deb-postrm.sh
+	[ "$(cat "$root/DEBIAN/conffiles")" = /etc/bindpay/platform.toml ] || bad "$name: conffiles are not exactly platform.toml"
+	grep -qx 'Depends: passwd' "$root/DEBIAN/control" || bad "$name: does not depend on passwd (useradd)"
+	scripts_match_unit "$name" deploy/bindpay-platform.service deploy/pkg/platform-deb-postinst.sh deploy/pkg/platform-deb-postrm.sh
+}
+
+debs=("$dist"/*.deb)
+[ -e "${debs[0]}" ] || bad "no .deb in $dist (make package)"
+declare -A deb_arches=()
+for deb in "${debs[@]}"; do
+	[ -e "$deb" ] || continue
+	name=$(basename "$deb")
+	before=$fails
+	pkg=$(dpkg-deb -f "$deb" Package)
+	arch=$(dpkg-deb -f "$deb" Architecture)
+	deb_arches[$pkg]+=" $arch"
+	dpkg-deb -c "$deb" | awk '{ print $1, $NF }' | sed 's| \./| /|; s| /$| /|' >"$tmp/got"
+	rm -rf "$tmp/x" && mkdir "$tmp/x" && dpkg-deb -x "$deb" "$tmp/x" && dpkg-deb -e "$deb" "$tmp/x/DEBIAN"
+	case $pkg in
+	bindpay-agent) check_agent_deb "$deb" "$name" "$arch" "$tmp/x" ;;
+	bindpay-platform) check_platform_deb "$deb" "$name" "$arch" "$tmp/x" ;;
+	*) bad "$name: package $pkg: neither bindpay-agent nor bindpay-platform" ;;
+	esac
+	[ "$fails" != "$before" ] || ok "$name: $pkg $(dpkg-deb -f "$deb" Version) $arch, $(wc -l <"$tmp/got") entries, scripts and conffiles"
+done
+# Every architecture make package builds, once each.
+for want in "bindpay-agent: amd64 arm64 armhf mipsel" "bindpay-platform: amd64 arm64"; do
+	pkg=${want%%:*}
+	got=$(tr ' ' '\n' <<<"${deb_arches[$pkg]:-}" | grep . | sort | tr '\n' ' ' | sed 's/ $//')
+	if [ "$pkg: $got" = "$want" ]; then
+		ok ".deb of $want"
+	else
+		bad ".deb of $pkg: got ${got:-none}, want ${want#*: }"
+	fi
 done
 
 ipks=("$dist"/*.ipk)
@@ -175,10 +261,11 @@ else
 	bad "deploy/agent.toml and cmd/agent/config.go disagree (- config.go only, + agent.toml only):"
 	tail -n +3 "$tmp/keys.diff"
 fi
-# status reads the terminal key (it verifies the record's proof): a key of
-# the right form where the example's key_file points.
-(umask 077 && printf '%064d\n' 0 >"$tmp/terminal.key")
-sed -E 's/^#([a-z_]+ = )/\1/; s|^key_file = .*|key_file = "'"$tmp"'/terminal.key"|' deploy/agent.toml >"$tmp/all.toml"
+# Files under /etc/bindpay are looked for in $tmp/etc instead: this machine
+# need not be a terminal (status loads platform.key_file, 64 hex digits, 0600).
+mkdir -p "$tmp/etc"
+(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/etc/terminal.key")
+sed -E 's/^#([a-z_]+ = )/\1/; s|"/etc/bindpay/|"'"$tmp"'/etc/|' deploy/agent.toml >"$tmp/all.toml"
 if out=$("$agent" --config "$tmp/all.toml" --state-dir "$tmp" status 2>&1); [ $? -le 1 ]; then
 	ok "the agent accepts deploy/agent.toml with every key set ($(grep -cE '^[a-z_]+ = ' "$tmp/all.toml") keys)"
 else
@@ -190,13 +277,14 @@ else
 	bad "the agent rejects deploy/agent.toml as shipped: $out"
 fi
 
-# --- udev rule, OpenWrt scripts ---
+# --- udev rule, OpenWrt scripts, the platform's .deb scripts ---
 if [ "$(id -u)" = 0 ] && { [ -n "${UDEVADM:-}" ] || command -v udevadm >/dev/null; }; then
 	deploy/test/udev-rule.sh || fail=1
 else
 	echo "SKIP udev rule test: needs root and udevadm (or UDEVADM=path; .ci/run fetches one)"
 fi
 deploy/test/openwrt.sh || fail=1
+deploy/test/deb-scripts.sh || fail=1
 
 if [ "$fail" != 0 ]; then
 	echo "deploy-check failed"

@@ -1,9 +1,11 @@
-// Command pkg builds bindpay's .deb and .ipk packages with nfpm, from the
-// spec in deploy/pkg/nfpm.yaml. It lives in its own module (tools/go.mod) so
+// Command pkg builds bindpay's .deb and .ipk packages with nfpm, from a spec
+// in deploy/pkg: nfpm.yaml (bindpay-agent, the default) or platform-nfpm.yaml
+// (bindpay-platform, -spec). It lives in its own module (tools/go.mod) so
 // that the agent's go.mod does not carry nfpm's dependencies.
 //
 //	go -C tools build -o ../bin/pkg ./pkg
 //	bin/pkg -packager deb -arch armhf -binary dist/bindpay-agent_linux_armv7 -version "$(git describe)" -out dist
+//	bin/pkg -spec deploy/pkg/platform-nfpm.yaml -packager deb -arch amd64 -binary dist/bindpay-platform_linux_amd64 -version "$(git describe)" -out dist
 //
 // Run it from the repository root: the spec's paths are relative to it.
 package main
@@ -32,10 +34,10 @@ func main() {
 
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("pkg", flag.ContinueOnError)
-	spec := fs.String("spec", "deploy/pkg/nfpm.yaml", "nfpm spec")
+	spec := fs.String("spec", "deploy/pkg/nfpm.yaml", "nfpm spec: deploy/pkg/nfpm.yaml (the agent) or deploy/pkg/platform-nfpm.yaml (the platform)")
 	packager := fs.String("packager", "", "deb or ipk")
 	arch := fs.String("arch", "", "package architecture as the target names it: deb amd64, arm64, armhf, mipsel; ipk (OpenWrt) e.g. arm_cortex-a7, aarch64_generic, mipsel_24kc")
-	binary := fs.String("binary", "", "the bindpay-agent binary to package")
+	binary := fs.String("binary", "", "the binary to package (the spec's ${BINARY})")
 	version := fs.String("version", "", "version, as `git describe` prints it")
 	out := fs.String("out", "dist", "output directory")
 	if err := fs.Parse(args); err != nil {
