@@ -43,17 +43,7 @@ func (w *writeWatcher) observe(rx bool, _, end time.Time, b []byte) {
 
 // waitQuiet waits until the modem has written nothing for d.
 func (w *writeWatcher) waitQuiet(d, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		w.mu.Lock()
-		last := w.last
-		w.mu.Unlock()
-		if time.Since(last) >= d {
-			return nil
-		}
-		time.Sleep(d / 4)
-	}
-	return fmt.Errorf("the modem line did not go quiet for %v within %v", d, limit)
+	return waitQuiet(&w.mu, &w.last, d, limit)
 }
 
 // newFloodWorld is newWorld without the UART pacing: a flood reaches the

@@ -59,12 +59,18 @@ func (r *recorder) mark() int {
 
 // waitQuiet waits until nothing has crossed the line for d.
 func (r *recorder) waitQuiet(d, limit time.Duration) error {
+	return waitQuiet(&r.mu, &r.last, d, limit)
+}
+
+// waitQuiet waits until *last, read under mu, is at least d ago, for at
+// most limit: the modem line has gone quiet.
+func waitQuiet(mu *sync.Mutex, last *time.Time, d, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
-		r.mu.Lock()
-		last := r.last
-		r.mu.Unlock()
-		if time.Since(last) >= d {
+		mu.Lock()
+		l := *last
+		mu.Unlock()
+		if time.Since(l) >= d {
 			return nil
 		}
 		time.Sleep(d / 4)
